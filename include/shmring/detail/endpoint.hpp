@@ -1,0 +1,300 @@
+// shmring: one side's attachment to a segment, shared by the typed and the message producer/consumer.
+// May touch: the segment (create/open/map/locks), the header's control, index (at attach only), attach and
+// info lines. It joins segment.hpp (which knows nothing of rings) and layout.hpp (which knows no system calls).
+//
+// ATTACH AND LIFETIME
+// - Each side holds an OFD lock on its byte of the shm object while attached (lock_byte::producer/consumer);
+//   a second live producer (or consumer) fails to take it: errc::already_attached. The kernel drops the lock
+//   when the process dies, so a lock that is free while the slot still says "attached" means the side died.
+// - Attach and detach run under the admin lock (lock_byte::admin), which the creator also holds until the
+//   header is ready, so an opener never races a creator or a detacher that is retiring the segment.
+// - A segment lives until it is drained: when a side detaches cleanly, the peer is not attached and the ring
+//   is empty, the detaching side removes the name. Data pushed by a producer that exits before any consumer
+//   opened the ring therefore waits in the segment for the consumer. options::persistent keeps it always;
+//   shmring::remove(name) removes it at once.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/error.hpp>
+#include <shmring/layout.hpp>
+#include <shmring/segment.hpp>
+#include <shmring/wait.hpp>
+
+#include <bit>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include <time.h>
+#include <unistd.h>
+
+namespace shmring {
+
+/// Which side of a ring.
+enum class side : std::uint8_t { producer, consumer };
+
+/// How a producer or consumer is created or opened.
+struct options {
+  /// How waiting calls wait (push, pop, send, receive and their _for forms).
+  wait_options wait{};
+  /// How long open() waits for a creator that has not finished setting the segment up (errc::not_ready after).
+  std::chrono::nanoseconds open_timeout = std::chrono::seconds(2);
+  /// Keep the segment when both sides have detached and it is empty (default: remove it then).
+  bool persistent = false;
+  /// create only: the index of the first element or byte (tests start near 2^64 to prove the wrap-around).
+  std::uint64_t first_index = 0;
+};
+
+/// Removes the segment of that name at once, whoever is attached (they keep their mapping). False if none.
+inline bool remove(std::string_view name) { return segment::remove(name); }
+
+namespace detail {
+
+inline std::uint64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+/// This process's start time in clock ticks since boot (field 22 of /proc/self/stat), 0 if unknown.
+inline std::uint64_t process_start_time(long pid) noexcept {
+  try {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto close = s.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(s.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && rest >> field; ++i)
+      if (i == 22) return std::stoull(field);
+  } catch (...) {
+  }
+  return 0;
+}
+
+inline lock_byte lock_of(side s) noexcept { return s == side::producer ? lock_byte::producer : lock_byte::consumer; }
+inline side other(side s) noexcept { return s == side::producer ? side::consumer : side::producer; }
+inline const char* side_name(side s) noexcept { return s == side::producer ? "producer" : "consumer"; }
+
+class endpoint {
+ public:
+  /// Creates the segment (errc::already_exists if taken) and attaches as side s.
+  static endpoint create(std::string_view name, side s, const layout::expectation& e, const options& o) {
+    validate_name(name);
+    const std::uint64_t size = checked_size(name, e);
+    auto seg = std::make_unique<segment>(segment::create(name, size));
+    // Nobody else can hold it: the object is new. Held until the header is ready.
+    if (!seg->try_lock(lock_byte::admin)) {
+      seg->unlink_now();
+      throw error(errc::system_error, name, "could not lock the new segment");
+    }
+    auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (ftruncate)
+    std::memcpy(h->control.magic, layout_magic, sizeof layout_magic);
+    h->control.version = layout_version;
+    h->control.kind = static_cast<std::uint32_t>(e.kind);
+    h->control.cache_line_size = static_cast<std::uint32_t>(cache_line);
+    h->control.element_size = e.element_size;
+    h->control.element_align = e.element_align;
+    h->control.capacity = e.capacity;
+    h->control.data_offset = layout::data_offset_for(e.element_align);
+    h->control.segment_size = size;
+    h->control.initial_index = o.first_index;
+    h->head.value.store(o.first_index, std::memory_order_relaxed);
+    h->tail.value.store(o.first_index, std::memory_order_relaxed);
+    h->info.created_ns = realtime_ns();
+    h->info.flags = o.persistent ? flag_persistent : 0u;
+    h->info.creator_uid = static_cast<std::uint32_t>(::geteuid());
+    endpoint ep(std::move(seg), h, s, o);
+    ep.take_side(/*fresh=*/true);
+    // SYNC POINT WRITE: header. Pairs with the acquire load of ready in open(); every field above is visible
+    // to an opener that sees ready_value.
+    h->control.ready.store(ready_value, std::memory_order_release);
+    ep.seg_->unlock(lock_byte::admin);
+    return ep;
+  }
+
+  /// Opens an existing segment and attaches as side s. e.capacity 0 accepts any capacity.
+  static endpoint open(std::string_view name, side s, const layout::expectation& e, const options& o) {
+    validate_name(name);
+    const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+    for (int attempt = 0;; ++attempt) {
+      auto seg = std::make_unique<segment>(segment::open(name, segment::access::read_write));
+      layout::header* h = wait_ready(*seg, deadline);
+      layout::validate(*h, seg->real_size(), e, name);
+      seg->map(h->control.segment_size);
+      h = std::launder(reinterpret_cast<layout::header*>(seg->data()));
+      if (!seg->lock_until(lock_byte::admin, deadline))
+        throw error(errc::not_ready, name, "another process held the segment's admin lock past the open timeout");
+      if (!seg->still_named()) {  // a detaching side retired it between our open and our lock: start again
+        seg->unlock(lock_byte::admin);
+        if (attempt < 8) continue;
+        throw error(errc::not_found, name, "the segment kept being removed while opening it");
+      }
+      if (!seg->try_lock(lock_of(s))) {
+        seg->unlock(lock_byte::admin);
+        throw error(errc::already_attached, name, std::string("a live ") + side_name(s) + " is attached already");
+      }
+      endpoint ep(std::move(seg), h, s, o);
+      const std::uint64_t head = h->head.value.load(std::memory_order_acquire);
+      const std::uint64_t tail = h->tail.value.load(std::memory_order_acquire);
+      if (head - tail > h->control.capacity) {
+        ep.seg_->unlock(lock_of(s));
+        ep.seg_->unlock(lock_byte::admin);
+        ep.attached_ = false;
+        throw error(errc::corrupted, name,
+                    "indices are inconsistent: head " + std::to_string(head) + ", tail " + std::to_string(tail) +
+                        ", capacity " + std::to_string(h->control.capacity));
+      }
+      ep.take_side(/*fresh=*/false);
+      ep.seg_->unlock(lock_byte::admin);
+      return ep;
+    }
+  }
+
+  /// Opens the segment if it exists, creates it otherwise (races with another open_or_create are resolved).
+  static endpoint open_or_create(std::string_view name, side s, const layout::expectation& e, const options& o) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return open(name, s, e, o);
+      } catch (const error& x) {
+        if (x.code() != errc::not_found || attempt >= 8) throw;
+      }
+      try {
+        return create(name, s, e, o);
+      } catch (const error& x) {
+        if (x.code() != errc::already_exists || attempt >= 8) throw;
+      }
+    }
+  }
+
+  endpoint(endpoint&& o) noexcept
+      : seg_(std::move(o.seg_)), hdr_(o.hdr_), side_(o.side_), opts_(o.opts_), attached_(std::exchange(o.attached_, false)) {}
+  endpoint& operator=(endpoint&&) = delete;
+  endpoint(const endpoint&) = delete;
+  ~endpoint() { detach(); }
+
+  /// The header in shared memory.
+  [[nodiscard]] layout::header& header() const noexcept { return *hdr_; }
+  /// The data area.
+  [[nodiscard]] std::byte* data() const noexcept { return seg_->data() + hdr_->control.data_offset; }
+  /// The user name of the segment.
+  [[nodiscard]] const std::string& name() const noexcept { return seg_->name(); }
+  [[nodiscard]] const options& opts() const noexcept { return opts_; }
+  [[nodiscard]] side which() const noexcept { return side_; }
+
+  /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), or dead.
+  /// A system call: not for the hot path.
+  [[nodiscard]] peer_state peer() const noexcept {
+    const side p = other(side_);
+    if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;
+    // acquire: pairs with the release store of state in take_side()/detach() of the peer.
+    const auto st = slot(p).state.load(std::memory_order_acquire);
+    return st == static_cast<std::uint32_t>(layout::attach_state::attached) ? peer_state::dead : peer_state::absent;
+  }
+
+  /// This side's counters; the wait line it sleeps on; the one it wakes the peer through.
+  [[nodiscard]] layout::stats_line& my_stats() const noexcept {
+    return side_ == side::producer ? hdr_->producer_stats : hdr_->consumer_stats;
+  }
+  [[nodiscard]] layout::wait_line& my_wait() const noexcept {
+    return side_ == side::producer ? hdr_->producer_wait : hdr_->consumer_wait;
+  }
+  [[nodiscard]] layout::wait_line& peer_wait() const noexcept {
+    return side_ == side::producer ? hdr_->consumer_wait : hdr_->producer_wait;
+  }
+
+  /// Detaches now (the destructor does it too): marks the slot detached, drops the lock and, when the peer is
+  /// gone, the ring empty and the segment not persistent, removes the name.
+  void detach() noexcept {
+    if (!attached_) return;
+    attached_ = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1));
+    bool admin = false;
+    try {
+      admin = seg_->lock_until(lock_byte::admin, deadline);
+    } catch (...) {
+    }
+    // release: pairs with the acquire load of state in peer(); written before the lock is dropped.
+    slot(side_).state.store(static_cast<std::uint32_t>(layout::attach_state::detached), std::memory_order_release);
+    seg_->unlock(lock_of(side_));
+    if (admin) {
+      const bool peer_here = seg_->locked_by_other(lock_of(other(side_)));
+      const bool empty = hdr_->head.value.load(std::memory_order_acquire) == hdr_->tail.value.load(std::memory_order_acquire);
+      if (!peer_here && empty && (hdr_->info.flags & flag_persistent) == 0) (void)seg_->unlink_if_still_named();
+      seg_->unlock(lock_byte::admin);
+    }
+  }
+
+ private:
+  endpoint(std::unique_ptr<segment> seg, layout::header* h, side s, const options& o)
+      : seg_(std::move(seg)), hdr_(h), side_(s), opts_(o) {}
+
+  layout::attach_slot& slot(side s) const noexcept {
+    return s == side::producer ? hdr_->attach.producer : hdr_->attach.consumer;
+  }
+
+  static std::uint64_t checked_size(std::string_view name, const layout::expectation& e) {
+    if (e.capacity == 0 || !std::has_single_bit(e.capacity) || e.capacity > max_capacity)
+      throw error(errc::invalid_argument, name,
+                  "capacity " + std::to_string(e.capacity) + " is not a power of two in [1, 2^40]" +
+                      (e.capacity > 1 && e.capacity <= max_capacity ? "; use " + std::to_string(std::bit_ceil(e.capacity)) : std::string()));
+    if (e.element_size == 0 || e.capacity > (std::uint64_t{1} << 46) / e.element_size)
+      throw error(errc::invalid_argument, name, "capacity times element size exceeds 2^46 bytes");
+    return layout::data_offset_for(e.element_align) + e.capacity * e.element_size;
+  }
+
+  static layout::header* wait_ready(segment& seg, std::chrono::steady_clock::time_point deadline) {
+    for (unsigned i = 0;; ++i) {
+      const std::uint64_t size = seg.real_size();
+      if (size >= sizeof(layout::header)) {
+        if (seg.mapped_size() < sizeof(layout::header)) seg.map(sizeof(layout::header));
+        auto* h = std::launder(reinterpret_cast<layout::header*>(seg.data()));
+        // SYNC POINT READ: header. Pairs with the creator's release store of ready in create().
+        if (h->control.ready.load(std::memory_order_acquire) == ready_value) return h;
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw error(errc::not_ready, seg.name(),
+                    size < sizeof(layout::header)
+                        ? "the segment is " + std::to_string(size) + " bytes, smaller than a header: its creator has not sized it (or died)"
+                        : std::string("the header is not marked ready: its creator has not finished (or died)"));
+      if (i < 64)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  void take_side(bool fresh) {
+    if (fresh && !seg_->try_lock(lock_of(side_))) throw error(errc::system_error, name(), "could not lock the new segment");
+    attached_ = true;
+    auto& sl = slot(side_);
+    const long pid = static_cast<long>(::getpid());
+    sl.pid.store(static_cast<std::uint32_t>(pid), std::memory_order_relaxed);
+    sl.start_time.store(process_start_time(pid), std::memory_order_relaxed);
+    sl.attach_count.store(sl.attach_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sl.attach_ns.store(realtime_ns(), std::memory_order_relaxed);
+    // release: pairs with the acquire load of state in peer(); the lock is already held, so a peer that sees
+    // "attached" with a free lock knows we died.
+    sl.state.store(static_cast<std::uint32_t>(layout::attach_state::attached), std::memory_order_release);
+    (void)detail::heavy_barrier_available();  // register for membarrier before the first wake-up can be needed
+  }
+
+  std::unique_ptr<segment> seg_;
+  layout::header* hdr_;
+  side side_;
+  options opts_;
+  bool attached_ = false;
+};
+
+}  // namespace detail
+}  // namespace shmring

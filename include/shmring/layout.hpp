@@ -1,0 +1,222 @@
+// shmring: the byte layout of a segment's header. This file is the ABI between processes (and languages):
+// fixed-width fields, explicit cache-line alignment, offsets asserted below and documented in docs/layout.md.
+// May touch: nothing by itself. It declares the layout, computes sizes and validates a header it is given.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/error.hpp>
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace shmring {
+
+/// The first 8 bytes of every segment: "SHMRING\0".
+inline constexpr std::uint8_t layout_magic[8] = {'S', 'H', 'M', 'R', 'I', 'N', 'G', 0};
+/// Bumped whenever any offset, field or record format changes.
+inline constexpr std::uint32_t layout_version = 1;
+/// The value the creator release-stores into `control_line::ready` once the header is complete: "REDY".
+inline constexpr std::uint32_t ready_value = 0x59444552u;
+/// Largest capacity accepted for a typed ring (elements) and a message ring (bytes): 2^40.
+inline constexpr std::uint64_t max_capacity = std::uint64_t{1} << 40;
+
+/// What the data area of a segment holds.
+enum class segment_kind : std::uint32_t {
+  typed = 1,    ///< fixed-size elements (shmring::producer<T> / consumer<T>)
+  message = 2,  ///< framed variable-length records (shmring::message_producer / message_consumer)
+};
+
+/// Flags in info_line::flags.
+enum segment_flags : std::uint32_t {
+  flag_persistent = 1u << 0,  ///< never removed automatically; only by shmring::remove or remove_stale
+};
+
+namespace layout {
+
+/// Line 0. Written by the creator before `ready`, read-only afterwards.
+struct alignas(cache_line) control_line {
+  std::uint8_t magic[8];              // "SHMRING\0"
+  std::uint32_t version;              // layout_version
+  std::uint32_t kind;                 // segment_kind
+  std::atomic<std::uint32_t> ready;   // 0 while the creator works; ready_value once the header is complete
+  std::uint32_t cache_line_size;      // shmring::cache_line of the creator's build
+  std::uint32_t element_size;         // typed: sizeof(T); message: record alignment (8)
+  std::uint32_t element_align;        // typed: alignof(T); message: record alignment (8)
+  std::uint64_t capacity;             // typed: elements; message: bytes. A power of two.
+  std::uint64_t data_offset;          // bytes from the segment start to the data area
+  std::uint64_t segment_size;         // bytes the whole segment declares (data_offset + data bytes)
+  std::uint64_t initial_index;        // the index of the first element or byte ever written
+};
+
+/// Lines 1 and 2: one monotonically increasing 64-bit index each, never wrapped; slot = index & (capacity - 1).
+struct alignas(cache_line) index_line {
+  std::atomic<std::uint64_t> value;
+};
+
+/// Lines 3 and 4: counters of one side, written only by that side (relaxed), read by anyone for status().
+struct alignas(cache_line) stats_line {
+  std::atomic<std::uint64_t> messages;     // message rings: records completed (typed rings derive it from the index)
+  std::atomic<std::uint64_t> bytes;        // message rings: payload bytes (typed rings derive it)
+  std::atomic<std::uint64_t> stalls;       // producer: found the ring full; consumer: found it empty
+  std::atomic<std::uint64_t> wake_calls;   // futex wake system calls this side made for the peer
+  std::atomic<std::uint64_t> sleeps;       // futex wait system calls this side made
+  std::atomic<std::uint64_t> reserved[3];
+};
+
+/// Lines 5 and 6: the futex word a side sleeps on and its "someone is sleeping" indication.
+/// Line 5 is the consumer's (it sleeps while empty), line 6 the producer's (it sleeps while full).
+struct alignas(cache_line) wait_line {
+  std::atomic<std::uint32_t> seq;       // futex word: the waker increments it before FUTEX_WAKE
+  std::atomic<std::uint32_t> sleeping;  // 1 from just before the owner re-checks the ring until it wakes
+};
+
+/// One side's record in line 7. Informational: liveness itself is decided by a kernel file lock, see docs.
+struct attach_slot {
+  std::atomic<std::uint32_t> state;         // attach_state
+  std::atomic<std::uint32_t> pid;           // pid in the attacher's namespace (display only)
+  std::atomic<std::uint64_t> start_time;    // the attacher's start time, clock ticks since boot (display only)
+  std::atomic<std::uint64_t> attach_count;  // how many times this side has attached
+  std::atomic<std::uint64_t> attach_ns;     // CLOCK_REALTIME of the last attach, nanoseconds
+};
+
+enum class attach_state : std::uint32_t {
+  never = 0,     ///< no process has attached on this side yet
+  attached = 1,  ///< attached; if its lock is free, it died without detaching
+  detached = 2,  ///< the last one detached cleanly
+};
+
+/// Line 7.
+struct alignas(cache_line) attach_line {
+  attach_slot producer;
+  attach_slot consumer;
+};
+
+/// Line 8. Written by the creator before `ready`.
+struct alignas(cache_line) info_line {
+  std::uint64_t created_ns;   // CLOCK_REALTIME at creation, nanoseconds
+  std::uint32_t flags;        // segment_flags
+  std::uint32_t creator_uid;  // the owner; an opener refuses a segment owned by someone else
+  std::uint64_t reserved[5];
+};
+
+/// The whole header: nine lines, then the data area at `data_offset`.
+struct header {
+  control_line control;   // line 0
+  index_line head;        // line 1: written by the producer only
+  index_line tail;        // line 2: written by the consumer only
+  stats_line producer_stats;  // line 3
+  stats_line consumer_stats;  // line 4
+  wait_line consumer_wait;    // line 5: the consumer sleeps here while the ring is empty
+  wait_line producer_wait;    // line 6: the producer sleeps here while the ring is full
+  attach_line attach;         // line 7
+  info_line info;             // line 8
+};
+
+// ---- The ABI, asserted. docs/layout.md lists the same numbers for cache_line == 64. ----
+static_assert(std::is_standard_layout_v<header>, "the header is shared between processes: standard layout only");
+static_assert(sizeof(control_line) == cache_line && sizeof(index_line) == cache_line &&
+              sizeof(stats_line) == cache_line && sizeof(wait_line) == cache_line &&
+              sizeof(attach_line) == cache_line && sizeof(info_line) == cache_line,
+              "every header part is exactly one cache line");
+static_assert(sizeof(attach_slot) == 32);
+static_assert(offsetof(control_line, magic) == 0);
+static_assert(offsetof(control_line, version) == 8);
+static_assert(offsetof(control_line, kind) == 12);
+static_assert(offsetof(control_line, ready) == 16);
+static_assert(offsetof(control_line, cache_line_size) == 20);
+static_assert(offsetof(control_line, element_size) == 24);
+static_assert(offsetof(control_line, element_align) == 28);
+static_assert(offsetof(control_line, capacity) == 32);
+static_assert(offsetof(control_line, data_offset) == 40);
+static_assert(offsetof(control_line, segment_size) == 48);
+static_assert(offsetof(control_line, initial_index) == 56);
+static_assert(offsetof(stats_line, messages) == 0 && offsetof(stats_line, bytes) == 8 &&
+              offsetof(stats_line, stalls) == 16 && offsetof(stats_line, wake_calls) == 24 &&
+              offsetof(stats_line, sleeps) == 32);
+static_assert(offsetof(wait_line, seq) == 0 && offsetof(wait_line, sleeping) == 4);
+static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) == 4 &&
+              offsetof(attach_slot, start_time) == 8 && offsetof(attach_slot, attach_count) == 16 &&
+              offsetof(attach_slot, attach_ns) == 24);
+static_assert(offsetof(attach_line, producer) == 0 && offsetof(attach_line, consumer) == 32);
+static_assert(offsetof(info_line, created_ns) == 0 && offsetof(info_line, flags) == 8 &&
+              offsetof(info_line, creator_uid) == 12);
+static_assert(offsetof(header, control) == 0 * cache_line);
+static_assert(offsetof(header, head) == 1 * cache_line);
+static_assert(offsetof(header, tail) == 2 * cache_line);
+static_assert(offsetof(header, producer_stats) == 3 * cache_line);
+static_assert(offsetof(header, consumer_stats) == 4 * cache_line);
+static_assert(offsetof(header, consumer_wait) == 5 * cache_line);
+static_assert(offsetof(header, producer_wait) == 6 * cache_line);
+static_assert(offsetof(header, attach) == 7 * cache_line);
+static_assert(offsetof(header, info) == 8 * cache_line);
+static_assert(sizeof(header) == 9 * cache_line);
+static_assert(cache_line != 64 || sizeof(header) == 576, "docs/layout.md: the header is 576 bytes on x86-64");
+
+/// Where the data area starts for elements of the given alignment.
+constexpr std::uint64_t data_offset_for(std::uint64_t element_align) noexcept {
+  const std::uint64_t a = element_align > cache_line ? element_align : cache_line;
+  return (sizeof(header) + a - 1) / a * a;
+}
+
+/// What an opener expects of a header. capacity 0 means "whatever the segment has".
+struct expectation {
+  segment_kind kind;
+  std::uint32_t element_size;
+  std::uint32_t element_align;
+  std::uint64_t capacity;
+};
+
+/// Checks every field of a ready header against this build and the opener's expectation, and the declared
+/// size against the real one. Reads nothing past the header. Throws shmring::error naming the field.
+inline void validate(const header& h, std::uint64_t real_size, const expectation& want, std::string_view name) {
+  auto num = [](std::uint64_t v) { return std::to_string(v); };
+  if (std::memcmp(h.control.magic, layout_magic, sizeof layout_magic) != 0)
+    throw error(errc::bad_magic, name, "the first 8 bytes are not \"SHMRING\\0\"");
+  if (h.control.version != layout_version)
+    throw error(errc::version_mismatch, name,
+                "layout version is " + num(h.control.version) + " in the segment, " + num(layout_version) +
+                    " in this program");
+  if (h.control.kind != static_cast<std::uint32_t>(want.kind))
+    throw error(errc::kind_mismatch, name,
+                std::string("the segment holds a ") +
+                    (h.control.kind == 1 ? "typed ring" : h.control.kind == 2 ? "message ring" : "ring of unknown kind " + num(h.control.kind)) +
+                    ", this program opened it as a " + (want.kind == segment_kind::typed ? "typed ring" : "message ring"));
+  if (h.control.cache_line_size != cache_line)
+    throw error(errc::layout_mismatch, name,
+                "cache-line size is " + num(h.control.cache_line_size) + " in the segment, " + num(cache_line) +
+                    " in this program");
+  if (h.control.element_size != want.element_size)
+    throw error(errc::element_mismatch, name,
+                "element size is " + num(h.control.element_size) + " in the segment, " + num(want.element_size) +
+                    " in this program");
+  if (h.control.element_align != want.element_align)
+    throw error(errc::element_mismatch, name,
+                "element alignment is " + num(h.control.element_align) + " in the segment, " +
+                    num(want.element_align) + " in this program");
+  const std::uint64_t cap = h.control.capacity;
+  if (cap == 0 || !std::has_single_bit(cap) || cap > max_capacity)
+    throw error(errc::corrupted, name, "capacity " + num(cap) + " is not a power of two in [1, 2^40]");
+  if (want.capacity != 0 && cap != want.capacity)
+    throw error(errc::capacity_mismatch, name,
+                "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
+  const std::uint64_t offset = data_offset_for(want.element_align);
+  if (h.control.data_offset != offset)
+    throw error(errc::layout_mismatch, name,
+                "data offset is " + num(h.control.data_offset) + " in the segment, " + num(offset) +
+                    " in this program");
+  const std::uint64_t declared = offset + cap * want.element_size;
+  if (h.control.segment_size != declared)
+    throw error(errc::layout_mismatch, name,
+                "declared size is " + num(h.control.segment_size) + ", its fields make " + num(declared));
+  if (real_size < declared)
+    throw error(errc::truncated, name,
+                "the segment is " + num(real_size) + " bytes, its header declares " + num(declared));
+}
+
+}  // namespace layout
+}  // namespace shmring

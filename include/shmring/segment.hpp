@@ -1,0 +1,249 @@
+// shmring: a named shared-memory segment (Boost.Interprocess shared_memory_object + mapped_region).
+// May touch: the shm object and its mapping, and kernel file locks on it. It knows nothing of rings: it creates,
+// opens, validates names, owners and permissions, maps, locks bytes, and removes.
+//
+// Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
+// "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
+// Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
+// descriptor of the holder closes, in particular when the process dies. They mark who is attached.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/error.hpp>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace shmring {
+
+/// Longest user name accepted, in bytes.
+inline constexpr std::size_t max_name_length = 200;
+/// What shmring puts before a user name to make the shm object name.
+inline constexpr std::string_view object_prefix = "shmring-";
+
+/// Throws errc::invalid_name unless name is usable. Called before any system call.
+inline void validate_name(std::string_view name) {
+  auto bad = [&](const char* why) { throw error(errc::invalid_name, name, why); };
+  if (name.empty()) bad("the name is empty");
+  if (name.size() > max_name_length) bad("the name is longer than 200 bytes");
+  if (name == "." || name == "..") bad("\".\" and \"..\" are not names");
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '/') bad("the name contains '/'");
+    if (u < 0x20 || u == 0x7f) bad("the name contains a control byte");
+  }
+}
+
+/// The shm object name of a user name (without the leading '/'): "shmring-" + name.
+inline std::string object_name(std::string_view name) {
+  std::string s(object_prefix);
+  s.append(name);
+  return s;
+}
+
+/// The bytes of the shm object that carry the attach locks.
+enum class lock_byte : std::uint8_t { admin = 0, producer = 1, consumer = 2 };
+
+class segment {
+ public:
+  enum class access : std::uint8_t { read_write, read_only };
+
+  /// Creates the segment exclusively (errc::already_exists if the name is taken), mode 0600 whatever the umask,
+  /// sized to size bytes and mapped read-write. The new memory is zero.
+  static segment create(std::string_view name, std::uint64_t size) {
+    validate_name(name);
+    namespace bip = boost::interprocess;
+    const std::string obj = object_name(name);
+    segment s(name);
+    bip::permissions perm;
+    perm.set_permissions(0600);
+    try {
+      s.shm_ = bip::shared_memory_object(bip::create_only, obj.c_str(), bip::read_write, perm);
+    } catch (const bip::interprocess_exception& e) {
+      const int err = e.get_native_error();
+      if (err == EEXIST || e.get_error_code() == bip::already_exists_error)
+        throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
+      throw error(errc::system_error, name, std::string("shm_open(O_CREAT|O_EXCL) failed: ") + e.what(), err);
+    }
+    s.owner_ = true;
+    // Boost fchmods after creating; make sure the umask could not have widened or narrowed it.
+    if (::fchmod(s.fd(), 0600) != 0) {
+      const int err = errno;
+      s.unlink_now();
+      throw error(errc::system_error, name, "fchmod(0600) failed", err);
+    }
+    try {
+      s.shm_.truncate(static_cast<bip::offset_t>(size));
+      s.region_ = bip::mapped_region(s.shm_, bip::read_write, 0, static_cast<std::size_t>(size));
+    } catch (const bip::interprocess_exception& e) {
+      const int err = e.get_native_error();
+      s.unlink_now();
+      throw error(errc::system_error, name, std::string("sizing or mapping the segment failed: ") + e.what(), err);
+    }
+    s.mapped_size_ = size;
+    return s;
+  }
+
+  /// Opens an existing segment without mapping it (errc::not_found if there is none). read_write also refuses a
+  /// segment owned by another user or writable by group/others (a squatter could have made it).
+  static segment open(std::string_view name, access a) {
+    validate_name(name);
+    namespace bip = boost::interprocess;
+    const std::string obj = object_name(name);
+    segment s(name);
+    try {
+      s.shm_ = bip::shared_memory_object(bip::open_only, obj.c_str(),
+                                         a == access::read_write ? bip::read_write : bip::read_only);
+    } catch (const bip::interprocess_exception& e) {
+      const int err = e.get_native_error();
+      if (err == ENOENT || e.get_error_code() == bip::not_found_error)
+        throw error(errc::not_found, name, "no segment of that name", ENOENT);
+      if (err == EACCES || err == EPERM)
+        throw error(errc::permission_denied, name, "the segment may not be opened", err);
+      throw error(errc::system_error, name, std::string("shm_open failed: ") + e.what(), err);
+    }
+    s.access_ = a;
+    if (a == access::read_write) {
+      struct stat st{};
+      if (::fstat(s.fd(), &st) != 0) throw error(errc::system_error, name, "fstat failed", errno);
+      if (st.st_uid != ::geteuid())
+        throw error(errc::permission_denied, name,
+                    "the segment is owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
+                        std::to_string(::geteuid()) + ")");
+      if ((st.st_mode & 022) != 0)
+        throw error(errc::permission_denied, name, "group or others may write the segment (mode " +
+                                                       std::to_string(st.st_mode & 0777) + " octal-decimal)");
+    }
+    return s;
+  }
+
+  /// Removes the name (the memory lives on while mapped). False when there was no such segment.
+  static bool remove(std::string_view name) {
+    validate_name(name);
+    const std::string obj = "/" + object_name(name);
+    if (::shm_unlink(obj.c_str()) == 0) return true;
+    if (errno == ENOENT) return false;
+    throw error(errc::system_error, name, "shm_unlink failed", errno);
+  }
+
+  segment(segment&&) noexcept = default;
+  segment& operator=(segment&&) noexcept = default;
+  ~segment() = default;  // unmaps and closes; the kernel drops this description's locks
+
+  /// The segment's current size in bytes, as the kernel sees it.
+  [[nodiscard]] std::uint64_t real_size() const {
+    struct stat st{};
+    if (::fstat(fd(), &st) != 0) throw error(errc::system_error, name_, "fstat failed", errno);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+  /// Maps the first size bytes (size <= real_size()). Replaces any earlier mapping.
+  void map(std::uint64_t size) {
+    namespace bip = boost::interprocess;
+    try {
+      region_ = bip::mapped_region(shm_, access_ == access::read_write ? bip::read_write : bip::read_only, 0,
+                                   static_cast<std::size_t>(size));
+    } catch (const bip::interprocess_exception& e) {
+      throw error(errc::system_error, name_, std::string("mapping the segment failed: ") + e.what(),
+                  e.get_native_error());
+    }
+    mapped_size_ = size;
+  }
+
+  /// The mapping.
+  [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(region_.get_address()); }
+  /// Bytes mapped.
+  [[nodiscard]] std::uint64_t mapped_size() const noexcept { return mapped_size_; }
+  /// The user name.
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// The descriptor of the shm object.
+  [[nodiscard]] int fd() const noexcept { return static_cast<int>(shm_.get_mapping_handle().handle); }
+
+  /// Takes an exclusive lock on byte b without blocking. False if another description holds it.
+  [[nodiscard]] bool try_lock(lock_byte b) const noexcept { return lock_op(b, F_WRLCK, F_OFD_SETLK) == 0; }
+
+  /// Takes the lock on byte b, retrying until the deadline. False on timeout (never blocks in the kernel, so a
+  /// stopped holder cannot hang us).
+  [[nodiscard]] bool lock_until(lock_byte b, std::chrono::steady_clock::time_point deadline) const {
+    for (unsigned i = 0;; ++i) {
+      if (try_lock(b)) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (i < 64)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  /// Releases this description's lock on byte b.
+  void unlock(lock_byte b) const noexcept { (void)lock_op(b, F_UNLCK, F_OFD_SETLK); }
+
+  /// True when another open file description (another process, or another open of the same name) holds byte b.
+  [[nodiscard]] bool locked_by_other(lock_byte b) const noexcept {
+    struct flock fl{};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(b);
+    fl.l_len = 1;
+    if (::fcntl(fd(), F_OFD_GETLK, &fl) != 0) return false;
+    return fl.l_type != F_UNLCK;
+  }
+
+  /// True when the name still refers to this object (nobody removed it and created another since).
+  [[nodiscard]] bool still_named() const noexcept {
+    struct stat mine{}, named{};
+    if (::fstat(fd(), &mine) != 0) return false;
+    const std::string path = "/dev/shm/" + object_name(name_);
+    if (::stat(path.c_str(), &named) != 0) return false;
+    return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino;
+  }
+
+  /// Removes the name if it still refers to this object. Used to retire a drained segment.
+  bool unlink_if_still_named() const noexcept {
+    if (!still_named()) return false;
+    const std::string obj = "/" + object_name(name_);
+    return ::shm_unlink(obj.c_str()) == 0;
+  }
+
+  /// Removes the name unconditionally (creation failed half-way).
+  void unlink_now() const noexcept {
+    const std::string obj = "/" + object_name(name_);
+    (void)::shm_unlink(obj.c_str());
+  }
+
+ private:
+  explicit segment(std::string_view name) : name_(name) {}
+
+  int lock_op(lock_byte b, short type, int cmd) const noexcept {
+    struct flock fl{};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(b);
+    fl.l_len = 1;
+    return ::fcntl(fd(), cmd, &fl);
+  }
+
+  std::string name_;
+  boost::interprocess::shared_memory_object shm_;
+  boost::interprocess::mapped_region region_;
+  std::uint64_t mapped_size_ = 0;
+  access access_ = access::read_write;
+  bool owner_ = false;
+};
+
+}  // namespace shmring

@@ -1,0 +1,10 @@
+// shmring: the whole library. Include this one header.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/error.hpp>
+#include <shmring/layout.hpp>
+#include <shmring/ring.hpp>
+#include <shmring/segment.hpp>
+#include <shmring/typed.hpp>
+#include <shmring/wait.hpp>

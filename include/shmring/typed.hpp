@@ -1,0 +1,322 @@
+// shmring: producer<T> and consumer<T>, the typed ring between two processes.
+// May touch: its own endpoint (attach/detach), the ring over the segment's data area, the wait lines (notify on
+// every publish, sleep in waiting calls) and its own stats line.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/detail/endpoint.hpp>
+#include <shmring/error.hpp>
+#include <shmring/layout.hpp>
+#include <shmring/ring.hpp>
+#include <shmring/wait.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace shmring {
+
+namespace detail {
+
+template <element T>
+layout::expectation typed_expectation(std::uint64_t capacity) noexcept {
+  return {segment_kind::typed, static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)), capacity};
+}
+
+template <element T>
+ring_memory<T> typed_memory(const endpoint& ep) noexcept {
+  auto& h = ep.header();
+  return {&h.head.value, &h.tail.value, std::launder(reinterpret_cast<T*>(ep.data())), h.control.capacity};
+}
+
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  // Single writer (this side): a relaxed load and store, no read-modify-write needed.
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+[[noreturn]] inline void throw_wait(wait_status s, const endpoint& ep) {
+  if (s == wait_status::peer_dead)
+    throw error(errc::peer_dead, ep.name(),
+                std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");
+  throw error(errc::corrupted, ep.name(), "the peer's index is out of range; the ring is unusable");
+}
+
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  const auto max = std::chrono::steady_clock::time_point::max();
+  return d >= max - now ? max : now + d;
+}
+
+}  // namespace detail
+
+/// The producing side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
+template <element T>
+class producer {
+ public:
+  using value_type = T;
+
+  /// Creates the segment name holding capacity (a power of two) elements and attaches as its producer.
+  /// Throws shmring::error (already_exists, invalid_name, invalid_argument, ...).
+  static producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    return producer(detail::endpoint::create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+  }
+  /// Opens an existing segment and attaches as its producer. capacity 0 accepts the segment's.
+  static producer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
+    return producer(detail::endpoint::open(name, side::producer, detail::typed_expectation<T>(capacity), o));
+  }
+  /// Opens the segment, or creates it with capacity elements if there is none.
+  static producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    return producer(detail::endpoint::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+  }
+
+  producer(producer&&) noexcept = default;
+
+  /// Wait-free. Copies v into the ring; false when full (or corrupted). Wakes a sleeping consumer.
+  [[nodiscard]] bool try_push(const T& v) noexcept {
+    if (SHMRING_LIKELY(ring_.try_push(v))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return true;
+    }
+    detail::bump(ep_.my_stats().stalls);
+    return false;
+  }
+
+  /// Wait-free. Constructs a T in place; false when full (or corrupted).
+  template <class... Args>
+    requires std::is_nothrow_constructible_v<T, Args&&...>
+  [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
+    if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return true;
+    }
+    detail::bump(ep_.my_stats().stalls);
+    return false;
+  }
+
+  /// Pushes v, waiting while the ring is full. Throws errc::peer_dead if the consumer dies meanwhile,
+  /// errc::corrupted if its index is impossible.
+  void push(const T& v) {
+    if (SHMRING_LIKELY(ring_.try_push(v))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return;
+    }
+    if (!push_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
+  }
+
+  /// Pushes v, waiting at most d while the ring is full. False on timeout; throws as push() does.
+  [[nodiscard]] bool push_for(const T& v, std::chrono::nanoseconds d) {
+    if (SHMRING_LIKELY(ring_.try_push(v))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return true;
+    }
+    return push_slow(v, detail::deadline_after(d));
+  }
+
+  /// Wait-free. Pushes as many leading elements of in as fit, published with one index store; returns how many.
+  [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
+    const std::size_t n = ring_.try_push_n(in);
+    if (SHMRING_LIKELY(n != 0)) notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+    if (n < in.size()) detail::bump(ep_.my_stats().stalls);
+    return n;
+  }
+
+  /// Pushes all of in, waiting while the ring is full. Throws as push() does.
+  void push_n(std::span<const T> in) {
+    while (!in.empty()) {
+      const std::size_t n = try_push_n(in);
+      in = in.subspan(n);
+      if (in.empty()) return;
+      const wait_status s = wait_room(std::chrono::steady_clock::time_point::max());
+      if (s != wait_status::ready) detail::throw_wait(s, ep_);
+    }
+  }
+
+  /// The number of slots.
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return ring_.capacity(); }
+  /// Elements in the ring at some moment during the call.
+  [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
+  /// The segment's user name.
+  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
+  /// Whether the consumer is attached and alive, absent, or dead (a system call).
+  [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
+  /// Elements pushed into this segment since it was created (by every producer that attached).
+  [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.header().control.initial_index; }
+  /// Futex wake system calls this side has made for the consumer (all producers of the segment).
+  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
+  /// True once the consumer's index was seen out of range.
+  [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
+  /// Detaches now (the destructor does too). The object is unusable afterwards.
+  void detach() noexcept { ep_.detach(); }
+
+ private:
+  explicit producer(detail::endpoint ep) : ep_(std::move(ep)), ring_(detail::typed_memory<T>(ep_)) {}
+
+  SHMRING_NOINLINE bool push_slow(const T& v, std::chrono::steady_clock::time_point deadline) {
+    detail::bump(ep_.my_stats().stalls);
+    for (;;) {
+      const wait_status s = wait_room(deadline);
+      if (s == wait_status::timeout) return false;
+      if (s != wait_status::ready) detail::throw_wait(s, ep_);
+      if (ring_.try_push(v)) {
+        notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+        return true;
+      }
+    }
+  }
+
+  wait_status wait_room(std::chrono::steady_clock::time_point deadline) {
+    return wait_until(
+        [this] {
+          if (ring_.producer_poll()) return poll_result::ready;
+          return ring_.producer_corrupted() ? poll_result::corrupted : poll_result::not_ready;
+        },
+        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+  }
+
+  detail::endpoint ep_;
+  ring<T> ring_;
+};
+
+/// The consuming side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
+template <element T>
+class consumer {
+ public:
+  using value_type = T;
+
+  /// Creates the segment name holding capacity (a power of two) elements and attaches as its consumer.
+  static consumer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    return consumer(detail::endpoint::create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+  }
+  /// Opens an existing segment and attaches as its consumer. capacity 0 accepts the segment's.
+  static consumer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
+    return consumer(detail::endpoint::open(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+  }
+  /// Opens the segment, or creates it with capacity elements if there is none.
+  static consumer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    return consumer(detail::endpoint::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+  }
+
+  consumer(consumer&&) noexcept = default;
+
+  /// Wait-free. The oldest element, or nothing when empty (or corrupted). Wakes a sleeping producer.
+  [[nodiscard]] std::optional<T> try_pop() noexcept {
+    std::optional<T> v = ring_.try_pop();
+    if (SHMRING_LIKELY(v.has_value()))
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+    else
+      detail::bump(ep_.my_stats().stalls);
+    return v;
+  }
+
+  /// Wait-free. Copies the oldest element into out; false when empty (or corrupted).
+  [[nodiscard]] bool try_pop(T& out) noexcept {
+    if (SHMRING_LIKELY(ring_.try_pop(out))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return true;
+    }
+    detail::bump(ep_.my_stats().stalls);
+    return false;
+  }
+
+  /// The oldest element, waiting while the ring is empty. Throws errc::peer_dead if the producer dies while we
+  /// wait (everything it published first is still delivered), errc::corrupted if its index is impossible.
+  T pop() {
+    T v;
+    if (SHMRING_LIKELY(ring_.try_pop(v))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return v;
+    }
+    if (!pop_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
+    return v;
+  }
+
+  /// The oldest element, waiting at most d; nothing on timeout. Throws as pop() does.
+  [[nodiscard]] std::optional<T> pop_for(std::chrono::nanoseconds d) {
+    T v;
+    if (SHMRING_LIKELY(ring_.try_pop(v))) {
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      return v;
+    }
+    if (!pop_slow(v, detail::deadline_after(d))) return std::nullopt;
+    return v;
+  }
+
+  /// Wait-free. Copies up to out.size() of the oldest elements, freeing their slots with one index store.
+  [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept {
+    const std::size_t n = ring_.try_pop_n(out);
+    if (SHMRING_LIKELY(n != 0))
+      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+    else
+      detail::bump(ep_.my_stats().stalls);
+    return n;
+  }
+
+  /// Copies at least one and up to out.size() elements, waiting while the ring is empty. Throws as pop() does.
+  std::size_t pop_n(std::span<T> out) {
+    for (;;) {
+      if (const std::size_t n = try_pop_n(out); n != 0) return n;
+      const wait_status s = wait_data(std::chrono::steady_clock::time_point::max());
+      if (s != wait_status::ready) detail::throw_wait(s, ep_);
+    }
+  }
+
+  /// Wait-free. The oldest element in place (no copy), or nullptr when empty. Valid until pop_front().
+  [[nodiscard]] const T* front() noexcept { return ring_.front(); }
+  /// Wait-free. Frees the element front() returned. Precondition: front() != nullptr.
+  void pop_front() noexcept {
+    ring_.pop();
+    notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+  }
+
+  /// The number of slots.
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return ring_.capacity(); }
+  /// Elements in the ring at some moment during the call.
+  [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
+  /// The segment's user name.
+  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
+  /// Whether the producer is attached and alive, absent, or dead (a system call).
+  [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
+  /// Elements popped from this segment since it was created (by every consumer that attached).
+  [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.header().control.initial_index; }
+  /// Futex wake system calls this side has made for the producer.
+  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
+  /// True once the producer's index was seen out of range.
+  [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
+  /// Detaches now (the destructor does too). The object is unusable afterwards.
+  void detach() noexcept { ep_.detach(); }
+
+ private:
+  explicit consumer(detail::endpoint ep) : ep_(std::move(ep)), ring_(detail::typed_memory<T>(ep_)) {}
+
+  SHMRING_NOINLINE bool pop_slow(T& v, std::chrono::steady_clock::time_point deadline) {
+    detail::bump(ep_.my_stats().stalls);
+    for (;;) {
+      const wait_status s = wait_data(deadline);
+      if (s == wait_status::timeout) return false;
+      if (s != wait_status::ready) detail::throw_wait(s, ep_);
+      if (ring_.try_pop(v)) {
+        notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+        return true;
+      }
+    }
+  }
+
+  wait_status wait_data(std::chrono::steady_clock::time_point deadline) {
+    return wait_until(
+        [this] {
+          if (ring_.consumer_poll()) return poll_result::ready;
+          return ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::not_ready;
+        },
+        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+  }
+
+  detail::endpoint ep_;
+  ring<T> ring_;
+};
+
+}  // namespace shmring
