@@ -45,7 +45,7 @@ struct alignas(cache_line) control_line {
   std::uint32_t kind;                 // segment_kind
   std::atomic<std::uint32_t> ready;   // 0 while the creator works; ready_value once the header is complete
   std::uint32_t cache_line_size;      // shmring::cache_line of the creator's build
-  std::uint32_t element_size;         // typed: sizeof(T); message: record alignment (8)
+  std::uint32_t element_size;         // typed: sizeof(T); message: 1 (capacity is in bytes)
   std::uint32_t element_align;        // typed: alignof(T); message: record alignment (8)
   std::uint64_t capacity;             // typed: elements; message: bytes. A power of two.
   std::uint64_t data_offset;          // bytes from the segment start to the data area
@@ -204,6 +204,8 @@ inline void validate(const header& h, std::uint64_t real_size, const expectation
   if (want.capacity != 0 && cap != want.capacity)
     throw error(errc::capacity_mismatch, name,
                 "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
+  if (cap > (std::uint64_t{1} << 46) / want.element_size)
+    throw error(errc::corrupted, name, "capacity " + num(cap) + " times element size exceeds 2^46 bytes");
   const std::uint64_t offset = data_offset_for(want.element_align);
   if (h.control.data_offset != offset)
     throw error(errc::layout_mismatch, name,
