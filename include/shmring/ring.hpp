@@ -57,7 +57,10 @@ class ring {
     prod_.cached_tail = t;
     cons_.tail = t;
     cons_.cached_head = h;
-    prod_.corrupted = cons_.corrupted = (h - t > capacity_);
+    if (h - t > capacity_) {
+      mark_producer_corrupted();
+      mark_consumer_corrupted();
+    }
   }
 
   ring(const ring&) = delete;
@@ -234,7 +237,7 @@ class ring {
     // SYNC POINT READ: slot reuse. Pairs with the release store of tail in release() (consumer).
     const std::uint64_t t = tail_idx_->load(std::memory_order_acquire);
     if (SHMRING_UNLIKELY(h - t > capacity_)) {  // tail ahead of head, or more than capacity behind it
-      prod_.corrupted = true;
+      mark_producer_corrupted();
       return false;
     }
     prod_.cached_tail = t;
@@ -247,12 +250,23 @@ class ring {
     // SYNC POINT READ: slot contents. Pairs with the release store of head in publish() (producer).
     const std::uint64_t h = head_idx_->load(std::memory_order_acquire);
     if (SHMRING_UNLIKELY(h - t > capacity_)) {  // head behind tail, or more than capacity ahead of it
-      cons_.corrupted = true;
+      mark_consumer_corrupted();
       return false;
     }
     cons_.cached_head = h;
     avail = h - t;
     return true;
+  }
+
+  // A corrupted side pins its cache to "full" (producer) or "empty" (consumer), so every later call takes the
+  // slow path, which refuses: the fast path needs no extra check.
+  void mark_producer_corrupted() noexcept {
+    prod_.corrupted = true;
+    prod_.cached_tail = prod_.head - capacity_;
+  }
+  void mark_consumer_corrupted() noexcept {
+    cons_.corrupted = true;
+    cons_.cached_head = cons_.tail;
   }
 
   // Read-only after construction; shared by both sides.
