@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages shmring's build needs, if any are missing. Usage: cmake/deps.sh [core|test|bench|all]
+#   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler)
+#   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
+set -euo pipefail
+what=${1:-test}
+pkgs=(g++ cmake make libboost-dev)
+case "$what" in
+  core) ;;
+  test) pkgs+=(catch2 clang libclang-rt-dev) ;;
+  bench) pkgs+=(libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
+  all) pkgs+=(catch2 clang libclang-rt-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
+  *) echo "usage: $0 [core|test|bench|all]" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "shmring: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

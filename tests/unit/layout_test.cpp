@@ -1,0 +1,133 @@
+// The header layout: the documented offsets, and every refusal of layout::validate on a header built by hand.
+#include <catch2/catch.hpp>
+
+#include <shmring/layout.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+using namespace shmring;
+
+namespace {
+// A valid header for a typed ring of 8-byte elements, capacity 16, on the heap.
+struct built {
+  std::unique_ptr<layout::header> h = std::make_unique<layout::header>();
+  layout::expectation want{segment_kind::typed, 8, 8, 16};
+  std::uint64_t size;
+  built() {
+    std::memcpy(h->control.magic, layout_magic, 8);
+    h->control.version = layout_version;
+    h->control.kind = 1;
+    h->control.cache_line_size = static_cast<std::uint32_t>(cache_line);
+    h->control.element_size = 8;
+    h->control.element_align = 8;
+    h->control.capacity = 16;
+    h->control.data_offset = layout::data_offset_for(8);
+    h->control.segment_size = h->control.data_offset + 16 * 8;
+    size = h->control.segment_size;
+  }
+  errc check(std::uint64_t real) const {
+    try {
+      layout::validate(*h, real, want, "t");
+    } catch (const error& e) {
+      return e.code();
+    }
+    return errc::ok;
+  }
+  errc check() const { return check(size); }
+};
+}  // namespace
+
+TEST_CASE("the header has the documented size and offsets", "[layout]") {
+  if constexpr (cache_line == 64) {
+    CHECK(sizeof(layout::header) == 576);
+    CHECK(offsetof(layout::header, head) == 64);
+    CHECK(offsetof(layout::header, tail) == 128);
+    CHECK(offsetof(layout::header, consumer_wait) == 320);
+    CHECK(offsetof(layout::header, producer_wait) == 384);
+    CHECK(offsetof(layout::header, attach) == 448);
+    CHECK(offsetof(layout::header, info) == 512);
+    CHECK(layout::data_offset_for(8) == 576);
+    CHECK(layout::data_offset_for(256) == 768);
+  }
+  CHECK(std::memcmp(layout_magic, "SHMRING", 8) == 0);
+}
+
+TEST_CASE("a well-formed header passes validation", "[layout]") {
+  built b;
+  CHECK(b.check() == errc::ok);
+  CHECK(b.check(b.size + 4096) == errc::ok);  // a bigger object (page rounding) is fine
+  b.want.capacity = 0;                         // "any capacity"
+  CHECK(b.check() == errc::ok);
+}
+
+TEST_CASE("validation names every wrong field", "[layout]") {
+  built b;
+  SECTION("magic") {
+    b.h->control.magic[0] = 'X';
+    CHECK(b.check() == errc::bad_magic);
+  }
+  SECTION("version") {
+    b.h->control.version = 2;
+    CHECK(b.check() == errc::version_mismatch);
+  }
+  SECTION("kind") {
+    b.h->control.kind = 2;
+    CHECK(b.check() == errc::kind_mismatch);
+  }
+  SECTION("cache line") {
+    b.h->control.cache_line_size = 32;
+    CHECK(b.check() == errc::layout_mismatch);
+  }
+  SECTION("element size") {
+    b.want.element_size = 4;
+    CHECK(b.check() == errc::element_mismatch);
+  }
+  SECTION("element alignment") {
+    b.want.element_align = 4;
+    CHECK(b.check() == errc::element_mismatch);
+  }
+  SECTION("capacity not a power of two") {
+    b.h->control.capacity = 12;
+    CHECK(b.check() == errc::corrupted);
+  }
+  SECTION("capacity zero") {
+    b.h->control.capacity = 0;
+    CHECK(b.check() == errc::corrupted);
+  }
+  SECTION("capacity absurdly large") {
+    b.h->control.capacity = std::uint64_t{1} << 62;
+    CHECK(b.check() == errc::corrupted);
+  }
+  SECTION("capacity other than asked") {
+    b.want.capacity = 32;
+    CHECK(b.check() == errc::capacity_mismatch);
+  }
+  SECTION("data offset") {
+    b.h->control.data_offset = 64;
+    CHECK(b.check() == errc::layout_mismatch);
+  }
+  SECTION("declared size") {
+    b.h->control.segment_size += 8;
+    CHECK(b.check(b.size + 8) == errc::layout_mismatch);
+  }
+  SECTION("object smaller than declared") {
+    CHECK(b.check(b.size - 1) == errc::truncated);
+    CHECK(b.check(sizeof(layout::header)) == errc::truncated);
+  }
+}
+
+TEST_CASE("error messages name the segment and the field", "[layout]") {
+  built b;
+  b.want.element_size = 4;
+  try {
+    layout::validate(*b.h, b.size, b.want, "orders");
+    FAIL("validate accepted a wrong element size");
+  } catch (const error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("\"orders\"") != std::string::npos);
+    CHECK(what.find("element_mismatch") != std::string::npos);
+    CHECK(what.find("element size is 8 in the segment, 4 in this program") != std::string::npos);
+  }
+}
