@@ -1,0 +1,223 @@
+// shmring typed ring: throughput with 8- and 64-byte elements, producer and consumer as two threads and as two
+// processes, three ways of calling it (try_push/try_pop in a spin loop, the default waiting push/pop, batches of
+// `batch` with push_n/pop_n); and the round trip over two rings. The harness is common.hpp's, shared with the peers.
+#include "common.hpp"
+
+#include <shmring/shmring.hpp>
+
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace shmring_bench {
+namespace {
+
+enum class mode : int {
+  try_loop = 0,  ///< try_push / try_pop, retried with a CPU pause
+  wait = 1,      ///< push / pop: the default wait policy (spin, yield, then futex sleep)
+  batch = 2,     ///< push_n / pop_n with `batch` elements per call
+};
+
+template <class E>
+void consume(control& ctl, shmring::consumer<E>& c, mode m) {
+  switch (m) {
+    case mode::try_loop:
+      consume_rounds<E>(ctl, [&] {
+        E v;
+        while (!c.try_pop(v)) cpu_relax();
+        return v;
+      });
+      break;
+    case mode::wait:
+      consume_rounds<E>(ctl, [&] { return c.pop(); });
+      break;
+    case mode::batch:
+      consume_rounds_n<E>(ctl, [&](E* buf) { return c.pop_n(std::span<E>(buf, batch)); });
+      break;
+  }
+}
+
+template <class E>
+void produce(benchmark::State& state, control& ctl, shmring::producer<E>& p, mode m, child_process* peer) {
+  switch (m) {
+    case mode::try_loop:
+      produce_rounds<E>(
+          state, ctl,
+          [&](const E& v) {
+            while (!p.try_push(v)) cpu_relax();
+          },
+          peer);
+      break;
+    case mode::wait:
+      produce_rounds<E>(state, ctl, [&](const E& v) { p.push(v); }, peer);
+      break;
+    case mode::batch:
+      produce_rounds_n<E>(state, ctl, [&](std::span<const E> s) { p.push_n(s); }, peer);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- throughput
+
+/// Producer and consumer as two threads of this process, each with its own endpoint on the segment.
+template <class E, mode M>
+void BM_shmring_thread(benchmark::State& state) {
+  scoped_pin pin(bench_cpus().first);
+  const std::string name = unique_name("typed");
+  control ctl;
+  {
+    auto p = shmring::producer<E>::create(name, capacity);
+    auto c = shmring::consumer<E>::open(name);
+    std::thread t([&] {
+      pin_to(bench_cpus().second);
+      consume<E>(ctl, c, M);
+    });
+    produce<E>(state, ctl, p, M, nullptr);
+    t.join();
+  }
+  (void)shmring::remove(name);
+  finish_throughput(state, ctl, sizeof(E));
+}
+
+/// Producer in this process, consumer in a child process (this binary re-run), on the other core.
+template <class E, mode M>
+void BM_shmring_process(benchmark::State& state) {
+  scoped_pin pin(bench_cpus().first);
+  const std::string name = unique_name("typed");
+  shared_control ctl;
+  int status = 0;
+  {
+    auto p = shmring::producer<E>::create(name, capacity);
+    child_process child("shmring_consumer",
+                        {name, std::to_string(sizeof(E)), std::to_string(static_cast<int>(M))}, {ctl.fd()});
+    produce<E>(state, ctl.get(), p, M, &child);
+    status = child.wait();
+  }
+  (void)shmring::remove(name);
+  finish_throughput(state, ctl.get(), sizeof(E), status);
+}
+
+BENCH_CHILD(shmring_consumer) {
+  shared_control ctl(child_fd_base);
+  const auto m = static_cast<mode>(std::stoi(args.at(2)));
+  if (args.at(1) == "8") {
+    auto c = shmring::consumer<elem8>::open(args.at(0));
+    consume<elem8>(ctl.get(), c, m);
+  } else {
+    auto c = shmring::consumer<elem64>::open(args.at(0));
+    consume<elem64>(ctl.get(), c, m);
+  }
+  return 0;
+}
+
+/// The ring algorithm alone (ring.hpp over heap memory: no segment, no wake-up check), two threads, try loops.
+/// Not a user-facing configuration: it shows what the typed layer around the algorithm costs.
+template <class E>
+void BM_ring_core_thread(benchmark::State& state) {
+  scoped_pin pin(bench_cpus().first);
+  shmring::heap_ring<E> r(capacity);
+  control ctl;
+  std::thread t([&] {
+    pin_to(bench_cpus().second);
+    consume_rounds<E>(ctl, [&] {
+      E v;
+      while (!r.try_pop(v)) cpu_relax();
+      return v;
+    });
+  });
+  produce_rounds<E>(state, ctl, [&](const E& v) {
+    while (!r.try_push(v)) cpu_relax();
+  });
+  t.join();
+  finish_throughput(state, ctl, sizeof(E));
+}
+
+// ---------------------------------------------------------------------------------------------- round trip
+
+std::uint64_t recv_one(shmring::consumer<elem8>& c, mode m) {
+  if (m == mode::wait) return c.pop();
+  elem8 v;
+  while (!c.try_pop(v)) cpu_relax();
+  return v;
+}
+
+void send_one(shmring::producer<elem8>& p, std::uint64_t v, mode m) {
+  if (m == mode::wait) return p.push(v);
+  while (!p.try_push(v)) cpu_relax();
+}
+
+/// Ping-pong over two rings between this process and a child: ring "a" carries the ping, ring "b" the pong.
+template <mode M>
+void BM_shmring_rtt_process(benchmark::State& state) {
+  scoped_pin pin(bench_cpus().first);
+  const std::string a = unique_name("ping"), b = unique_name("pong");
+  shared_control ctl;
+  int status = 0;
+  {
+    auto p = shmring::producer<elem8>::create(a, capacity);
+    auto c = shmring::consumer<elem8>::create(b, capacity);
+    child_process child("shmring_echo", {a, b, std::to_string(static_cast<int>(M))}, {ctl.fd()});
+    start(ctl.get(), &child);
+    ping_pong(state, [&](std::uint64_t v) { send_one(p, v, M); }, [&] { return recv_one(c, M); });
+    status = child.wait();
+  }
+  (void)shmring::remove(a);
+  (void)shmring::remove(b);
+  if (status != 0) state.SkipWithError("the echo process failed");
+}
+
+BENCH_CHILD(shmring_echo) {
+  shared_control ctl(child_fd_base);
+  const auto m = static_cast<mode>(std::stoi(args.at(2)));
+  auto c = shmring::consumer<elem8>::open(args.at(0));
+  auto p = shmring::producer<elem8>::open(args.at(1));
+  echo(ctl.get(), [&] { return recv_one(c, m); }, [&](std::uint64_t v) { send_one(p, v, m); });
+  return 0;
+}
+
+/// The same ping-pong between two threads of this process.
+template <mode M>
+void BM_shmring_rtt_thread(benchmark::State& state) {
+  scoped_pin pin(bench_cpus().first);
+  const std::string a = unique_name("ping"), b = unique_name("pong");
+  control ctl;
+  {
+    auto p = shmring::producer<elem8>::create(a, capacity);
+    auto c = shmring::consumer<elem8>::create(b, capacity);
+    auto ec = shmring::consumer<elem8>::open(a);
+    auto ep = shmring::producer<elem8>::open(b);
+    std::thread t([&] {
+      pin_to(bench_cpus().second);
+      echo(ctl, [&] { return recv_one(ec, M); }, [&](std::uint64_t v) { send_one(ep, v, M); });
+    });
+    start(ctl);
+    ping_pong(state, [&](std::uint64_t v) { send_one(p, v, M); }, [&] { return recv_one(c, M); });
+    t.join();
+  }
+  (void)shmring::remove(a);
+  (void)shmring::remove(b);
+}
+
+}  // namespace
+}  // namespace shmring_bench
+
+using namespace shmring_bench;  // NOLINT: registration macros below read better without the qualification
+
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::wait)->Name("typed/process/8B/wait")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::try_loop)->Name("typed/process/8B/try")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::batch)->Name("typed/process/8B/batch")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::wait)->Name("typed/thread/8B/wait")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::try_loop)->Name("typed/thread/8B/try")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::batch)->Name("typed/thread/8B/batch")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_ring_core_thread, elem8)->Name("ring_core/thread/8B/try")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem64, mode::wait)->Name("typed/process/64B/wait")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem64, mode::try_loop)->Name("typed/process/64B/try")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem64, mode::batch)->Name("typed/process/64B/batch")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem64, mode::wait)->Name("typed/thread/64B/wait")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem64, mode::try_loop)->Name("typed/thread/64B/try")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_thread, elem64, mode::batch)->Name("typed/thread/64B/batch")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_ring_core_thread, elem64)->Name("ring_core/thread/64B/try")->Apply(two_sided);
+
+BENCHMARK_TEMPLATE(BM_shmring_rtt_process, mode::wait)->Name("rtt/typed/process/wait")->Apply(round_trip);
+BENCHMARK_TEMPLATE(BM_shmring_rtt_process, mode::try_loop)->Name("rtt/typed/process/try")->Apply(round_trip);
+BENCHMARK_TEMPLATE(BM_shmring_rtt_thread, mode::wait)->Name("rtt/typed/thread/wait")->Apply(round_trip);
