@@ -63,8 +63,10 @@ class ring {
     }
   }
 
-  ring(const ring&) = delete;
+  ring(const ring&) = delete;  // two copies would each believe they own the private indices
   ring& operator=(const ring&) = delete;
+  /// Moves the view and its private indices; the moved-from ring must not be used.
+  ring(ring&&) noexcept = default;
 
   // ---------------------------------------------------------------------------------------------- producer
 

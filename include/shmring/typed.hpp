@@ -79,10 +79,10 @@ class producer {
   /// Wait-free. Copies v into the ring; false when full (or corrupted). Wakes a sleeping consumer.
   [[nodiscard]] bool try_push(const T& v) noexcept {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return true;
     }
-    detail::bump(ep_.my_stats().stalls);
+    detail::bump(stats_->stalls);
     return false;
   }
 
@@ -91,10 +91,10 @@ class producer {
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
     if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return true;
     }
-    detail::bump(ep_.my_stats().stalls);
+    detail::bump(stats_->stalls);
     return false;
   }
 
@@ -102,7 +102,7 @@ class producer {
   /// errc::corrupted if its index is impossible.
   void push(const T& v) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return;
     }
     if (!push_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
@@ -111,7 +111,7 @@ class producer {
   /// Pushes v, waiting at most d while the ring is full. False on timeout; throws as push() does.
   [[nodiscard]] bool push_for(const T& v, std::chrono::nanoseconds d) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return true;
     }
     return push_slow(v, detail::deadline_after(d));
@@ -120,8 +120,8 @@ class producer {
   /// Wait-free. Pushes as many leading elements of in as fit, published with one index store; returns how many.
   [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
     const std::size_t n = ring_.try_push_n(in);
-    if (SHMRING_LIKELY(n != 0)) notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
-    if (n < in.size()) detail::bump(ep_.my_stats().stalls);
+    if (SHMRING_LIKELY(n != 0)) notify_peer();
+    if (n < in.size()) detail::bump(stats_->stalls);
     return n;
   }
 
@@ -148,22 +148,30 @@ class producer {
   [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.header().control.initial_index; }
   /// Futex wake system calls this side has made for the consumer (all producers of the segment).
   [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
+  /// Futex waits (sleeps in the kernel) this side has made waiting for room (all producers of the segment).
+  [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the consumer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
-  explicit producer(detail::endpoint ep) : ep_(std::move(ep)), ring_(detail::typed_memory<T>(ep_)) {}
+  explicit producer(detail::endpoint ep)
+      : ep_(std::move(ep)),
+        ring_(detail::typed_memory<T>(ep_)),
+        peer_wait_(&ep_.peer_wait()),
+        stats_(&ep_.my_stats()) {}
+
+  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool push_slow(const T& v, std::chrono::steady_clock::time_point deadline) {
-    detail::bump(ep_.my_stats().stalls);
+    detail::bump(stats_->stalls);
     for (;;) {
       const wait_status s = wait_room(deadline);
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_push(v)) {
-        notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+        notify_peer();
         return true;
       }
     }
@@ -180,6 +188,8 @@ class producer {
 
   detail::endpoint ep_;
   ring<T> ring_;
+  layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
+  layout::stats_line* stats_;     // this side's counters
 };
 
 /// The consuming side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
@@ -207,19 +217,19 @@ class consumer {
   [[nodiscard]] std::optional<T> try_pop() noexcept {
     std::optional<T> v = ring_.try_pop();
     if (SHMRING_LIKELY(v.has_value()))
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
     else
-      detail::bump(ep_.my_stats().stalls);
+      detail::bump(stats_->stalls);
     return v;
   }
 
   /// Wait-free. Copies the oldest element into out; false when empty (or corrupted).
   [[nodiscard]] bool try_pop(T& out) noexcept {
     if (SHMRING_LIKELY(ring_.try_pop(out))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return true;
     }
-    detail::bump(ep_.my_stats().stalls);
+    detail::bump(stats_->stalls);
     return false;
   }
 
@@ -228,7 +238,7 @@ class consumer {
   T pop() {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return v;
     }
     if (!pop_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
@@ -239,7 +249,7 @@ class consumer {
   [[nodiscard]] std::optional<T> pop_for(std::chrono::nanoseconds d) {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
       return v;
     }
     if (!pop_slow(v, detail::deadline_after(d))) return std::nullopt;
@@ -250,9 +260,9 @@ class consumer {
   [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept {
     const std::size_t n = ring_.try_pop_n(out);
     if (SHMRING_LIKELY(n != 0))
-      notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+      notify_peer();
     else
-      detail::bump(ep_.my_stats().stalls);
+      detail::bump(stats_->stalls);
     return n;
   }
 
@@ -270,7 +280,7 @@ class consumer {
   /// Wait-free. Frees the element front() returned. Precondition: front() != nullptr.
   void pop_front() noexcept {
     ring_.pop();
-    notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+    notify_peer();
   }
 
   /// The number of slots.
@@ -285,22 +295,30 @@ class consumer {
   [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.header().control.initial_index; }
   /// Futex wake system calls this side has made for the producer.
   [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
+  /// Futex waits (sleeps in the kernel) this side has made waiting for data (all consumers of the segment).
+  [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the producer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
-  explicit consumer(detail::endpoint ep) : ep_(std::move(ep)), ring_(detail::typed_memory<T>(ep_)) {}
+  explicit consumer(detail::endpoint ep)
+      : ep_(std::move(ep)),
+        ring_(detail::typed_memory<T>(ep_)),
+        peer_wait_(&ep_.peer_wait()),
+        stats_(&ep_.my_stats()) {}
+
+  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool pop_slow(T& v, std::chrono::steady_clock::time_point deadline) {
-    detail::bump(ep_.my_stats().stalls);
+    detail::bump(stats_->stalls);
     for (;;) {
       const wait_status s = wait_data(deadline);
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_pop(v)) {
-        notify(ep_.peer_wait(), ep_.my_stats().wake_calls);
+        notify_peer();
         return true;
       }
     }
@@ -317,6 +335,8 @@ class consumer {
 
   detail::endpoint ep_;
   ring<T> ring_;
+  layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
+  layout::stats_line* stats_;     // this side's counters
 };
 
 }  // namespace shmring

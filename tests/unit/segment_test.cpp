@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -261,4 +263,21 @@ TEST_CASE("the first index can be chosen at creation to test the 2^64 wrap", "[s
   }
   CHECK(p.pushed() == 100);
   CHECK(c.popped() == 100);
+}
+
+TEST_CASE("producers and consumers can be moved, e.g. returned from a function or kept in a vector", "[segment]") {
+  static_assert(std::is_nothrow_move_constructible_v<producer<int>>);
+  static_assert(std::is_nothrow_move_constructible_v<consumer<int>>);
+  segment_guard g("move");
+  auto make = [&] {
+    auto p = producer<int>::create(g.name(), 8);
+    return p;  // a named return: needs the move constructor
+  };
+  std::vector<producer<int>> ps;
+  ps.push_back(make());
+  std::vector<consumer<int>> cs;
+  cs.push_back(consumer<int>::open(g.name()));
+  REQUIRE(ps.front().try_push(7));
+  CHECK(cs.front().try_pop() == 7);
+  CHECK(cs.front().producer_state() == peer_state::alive);
 }
