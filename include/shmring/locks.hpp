@@ -64,7 +64,7 @@ inline void lock_pause() noexcept {
 /// be placed in memory shared between processes: construct it once in the segment (placement new) and any
 /// process that maps the segment may lock it. A process that dies holding it leaves it held.
 class spinlock {
-public:
+ public:
   /// Upper bound of the pause burst, which doubles after each failed look at the word; once reached,
   /// every further look is preceded by std::this_thread::yield() instead.
   static constexpr std::uint32_t max_pauses = 64;
@@ -95,7 +95,7 @@ public:
 
   /// Takes the lock if it is free and returns true; never blocks. May be called by anyone.
   [[nodiscard]] bool try_lock() noexcept {
-    // The plain load first keeps a failing try_lock from pulling the line exclusive away from the holder.
+    // The relaxed load first keeps a failing try_lock from pulling the line exclusive away from the holder.
     // SYNC POINT READ: the exchange's acquire pairs with the release store in unlock().
     return word_.load(std::memory_order_relaxed) == 0 && word_.exchange(1, std::memory_order_acquire) == 0;
   }
@@ -106,7 +106,7 @@ public:
     word_.store(0, std::memory_order_release);
   }
 
-private:
+ private:
   std::atomic<std::uint32_t> word_{0};  // 0 free, 1 held
 };
 
@@ -175,10 +175,9 @@ inline std::string lock_stats::to_string() const {
 
 inline std::string counter_stats::to_string() const {
   char buf[192];
-  const int n = std::snprintf(buf, sizeof buf,
-                              "adds=%" PRIu64 " loads=%" PRIu64 " cas_attempts=%" PRIu64 " cas_failures=%" PRIu64
-                              " (%.1f%%)",
-                              adds, loads, cas_attempts, cas_failures, 100.0 * cas_failure_ratio());
+  const int n = std::snprintf(
+      buf, sizeof buf, "adds=%" PRIu64 " loads=%" PRIu64 " cas_attempts=%" PRIu64 " cas_failures=%" PRIu64 " (%.1f%%)",
+      adds, loads, cas_attempts, cas_failures, 100.0 * cas_failure_ratio());
   return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
@@ -264,7 +263,7 @@ SHMRING_COLD std::uint64_t timed_acquire(Acquire acquire) noexcept(noexcept(acqu
 /// contended. Address-free when L is (e.g. stats_lock<spinlock> may live in a shared segment).
 template <lockable L>
 class stats_lock {
-public:
+ public:
   using lock_type = L;
 
   /// Constructs the wrapped lock by default and zeroes the counters.
@@ -297,9 +296,7 @@ public:
   void unlock() noexcept(noexcept(std::declval<L&>().unlock())) { lock_.unlock(); }
 
   /// Blocks until the caller holds the lock shared; times the wait only if the first try_lock_shared fails.
-  void lock_shared() noexcept(nothrow_lock_shared_)
-    requires shared_lockable<L>
-  {
+  void lock_shared() noexcept(nothrow_lock_shared_) requires shared_lockable<L> {
     if (SHMRING_LIKELY(lock_.try_lock_shared())) {
       // Other shared holders count at the same time, so a read-modify-write.
       shared_.acquisitions.fetch_add(1, std::memory_order_relaxed);
@@ -311,9 +308,7 @@ public:
   }
 
   /// Takes the lock shared if no writer holds it and returns true; a false return is counted.
-  [[nodiscard]] bool try_lock_shared() noexcept(nothrow_try_lock_shared_)
-    requires shared_lockable<L>
-  {
+  [[nodiscard]] bool try_lock_shared() noexcept(nothrow_try_lock_shared_) requires shared_lockable<L> {
     if (lock_.try_lock_shared()) {
       shared_.acquisitions.fetch_add(1, std::memory_order_relaxed);
       return true;
@@ -323,9 +318,7 @@ public:
   }
 
   /// Releases a shared hold. Shared holder only.
-  void unlock_shared() noexcept(noexcept(std::declval<L&>().unlock_shared()))
-    requires shared_lockable<L>
-  {
+  void unlock_shared() noexcept(noexcept(std::declval<L&>().unlock_shared())) requires shared_lockable<L> {
     lock_.unlock_shared();
   }
 
@@ -333,11 +326,7 @@ public:
   [[nodiscard]] lock_stats snapshot() const noexcept { return exclusive_.load(); }
 
   /// The shared side's counters. Any thread, any time; exact once the lock is quiescent.
-  [[nodiscard]] lock_stats snapshot_shared() const noexcept
-    requires shared_lockable<L>
-  {
-    return shared_.load();
-  }
+  [[nodiscard]] lock_stats snapshot_shared() const noexcept requires shared_lockable<L> { return shared_.load(); }
 
   /// Zeroes every counter; the lock itself is untouched. A reset racing with acquisitions may lose to them.
   void reset() noexcept {
@@ -350,9 +339,9 @@ public:
   /// The wrapped lock.
   [[nodiscard]] const L& underlying() const noexcept { return lock_; }
 
-private:
+ private:
   static constexpr bool nothrow_try_lock_ = noexcept(std::declval<L&>().try_lock());
-  static constexpr bool nothrow_lock_ = nothrow_try_lock_ && noexcept(std::declval<L&>().lock());
+  static constexpr bool nothrow_lock_ = noexcept(std::declval<L&>().lock()) && nothrow_try_lock_;
   static constexpr bool nothrow_try_lock_shared_ = [] {
     if constexpr (shared_lockable<L>)
       return noexcept(std::declval<L&>().try_lock_shared());
@@ -361,7 +350,7 @@ private:
   }();
   static constexpr bool nothrow_lock_shared_ = [] {
     if constexpr (shared_lockable<L>)
-      return nothrow_try_lock_shared_ && noexcept(std::declval<L&>().lock_shared());
+      return noexcept(std::declval<L&>().lock_shared()) && nothrow_try_lock_shared_;
     else
       return false;
   }();
@@ -371,15 +360,14 @@ private:
   // counting concurrently do not slow a writer's counting.
   L lock_;
   detail::lock_counters exclusive_;
-  [[no_unique_address]] std::conditional_t<shared_lockable<L>, detail::lock_counters, detail::no_lock_counters>
-      shared_;
+  [[no_unique_address]] std::conditional_t<shared_lockable<L>, detail::lock_counters, detail::no_lock_counters> shared_;
 };
 
 /// A 64-bit atomic counter that counts the operations made on it and the failed compare-and-swaps.
 /// The value and the statistics are on separate cache lines; each operation costs one extra relaxed
 /// read-modify-write on the statistics line. Standard-layout and address-free: may live in a shared segment.
 class stats_counter {
-public:
+ public:
   /// Starts at `initial` with zeroed statistics.
   constexpr explicit stats_counter(std::uint64_t initial = 0) noexcept : value_{initial} {}
   stats_counter(const stats_counter&) = delete;
@@ -428,7 +416,7 @@ public:
     stats_.cas_failures.store(0, std::memory_order_relaxed);
   }
 
-private:
+ private:
   struct alignas(cache_line) counters {
     std::atomic<std::uint64_t> adds{0};
     std::atomic<std::uint64_t> loads{0};
