@@ -242,45 +242,61 @@ void read_full(int fd, void* p, std::size_t n) {
 
 enum class stream_kind : int { pipe = 0, unix_socket = 1 };
 
-/// Two descriptors {read end, write end} for one direction: a pipe sized to capacity messages, or one socket pair
-/// (SOCK_STREAM; both ends are read-write, the kernel's default buffer sizes).
-std::pair<int, int> make_stream(stream_kind k, std::size_t msg_bytes) {
+long read_long(const char* path, long fallback) {
+  std::ifstream f(path);
+  long v = fallback;
+  return (f >> v) ? v : fallback;
+}
+
+/// Two descriptors {read end, write end} for one direction: a pipe holding `bytes` (or as much as pipe-max-size
+/// allows), or one socket pair (SOCK_STREAM; both ends are read-write, the kernel's default buffer sizes).
+std::pair<int, int> make_stream(stream_kind k, std::size_t bytes) {
   int fds[2];
   if (k == stream_kind::pipe) {
     if (::pipe2(fds, O_CLOEXEC) != 0) die("pipe2 failed");
-    // Same capacity as the queues where the system allows (pipe-max-size, 1 MiB by default).
-    (void)::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(std::min<std::size_t>(capacity * msg_bytes, 1 << 20)));
+    if (::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(bytes)) < 0)
+      (void)::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(read_long("/proc/sys/fs/pipe-max-size", 1 << 20)));
     return {fds[0], fds[1]};
   }
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) die("socketpair failed");
   return {fds[1], fds[0]};  // we write fds[0], the child reads fds[1]
 }
 
-/// Producer here, consumer in a child reading 64-byte messages from a pipe or a Unix socket.
+/// The bytes a stream holds: the pipe's size, the socket's send buffer (as the kernel accounts it).
+long stream_bytes(stream_kind k, int wr) {
+  if (k == stream_kind::pipe) return ::fcntl(wr, F_GETPIPE_SZ);
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(wr, SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 ? v : -1;
+}
+
+/// Producer here, consumer in a child: one write and one read of `size` bytes per message.
 template <stream_kind K>
-void BM_stream_process(benchmark::State& state) {
+void BM_stream_process(benchmark::State& state, std::size_t size) {
   scoped_pin pin(bench_cpus().first);
   shared_control ctl;
-  const auto ends = make_stream(K, sizeof(elem64));
+  const auto ends = make_stream(K, msg_capacity);
   const int rd = ends.first, wr = ends.second;  // not a structured binding: clang 14 cannot capture one
   int status = 0;
   {
-    child_process child("stream_consumer", {}, {ctl.fd(), rd});
+    child_process child("stream_consumer", {std::to_string(size)}, {ctl.fd(), rd});
     ::close(rd);
-    produce_rounds<elem64>(state, ctl.get(), [&](const elem64& v) { write_full(wr, &v, sizeof v); }, &child);
+    produce_messages(state, ctl.get(), size, [&](const std::byte* p, std::size_t n) { write_full(wr, p, n); }, &child);
     status = child.wait();
   }
+  finish_messages(state, ctl.get(), static_cast<std::uint64_t>(stream_bytes(K, wr)), status);
   ::close(wr);
-  finish_throughput(state, ctl.get(), sizeof(elem64), status);
 }
 
 BENCH_CHILD(stream_consumer) {
   shared_control ctl(child_fd_base);
   const int rd = child_fd_base + 1;
-  consume_rounds<elem64>(ctl.get(), [&] {
-    elem64 v;
-    read_full(rd, &v, sizeof v);
-    return v;
+  const auto size = static_cast<std::size_t>(std::stoul(args.at(0)));
+  page_buffer buf(size);
+  std::byte* p = buf.data();
+  consume_messages(ctl.get(), size, [&] {
+    read_full(rd, p, size);
+    return ends_of(p, size);
   });
   return 0;
 }
@@ -292,10 +308,10 @@ void BM_stream_rtt_process(benchmark::State& state) {
   shared_control ctl;
   int to_child_rd, to_child_wr, from_child_rd, from_child_wr;
   if (K == stream_kind::pipe) {
-    std::tie(to_child_rd, to_child_wr) = make_stream(K, 8);
-    std::tie(from_child_rd, from_child_wr) = make_stream(K, 8);
+    std::tie(to_child_rd, to_child_wr) = make_stream(K, capacity * 8);
+    std::tie(from_child_rd, from_child_wr) = make_stream(K, capacity * 8);
   } else {  // one socket pair carries both directions
-    std::tie(to_child_rd, to_child_wr) = make_stream(K, 8);
+    std::tie(to_child_rd, to_child_wr) = make_stream(K, capacity * 8);
     from_child_wr = to_child_rd;
     from_child_rd = to_child_wr;
   }
@@ -337,32 +353,34 @@ BENCH_CHILD(stream_echo) {
 
 // ---------------------------------------------------------------------------------------------- Boost message_queue
 
-void BM_bip_mq_process(benchmark::State& state) {
+void BM_bip_mq_process(benchmark::State& state, std::size_t size) {
   scoped_pin pin(bench_cpus().first);
   const std::string name = unique_name("bip-mq");
   bip::message_queue::remove(name.c_str());
   shared_control ctl;
   int status = 0;
   {
-    bip::message_queue mq(bip::create_only, name.c_str(), capacity, sizeof(elem64));
-    child_process child("bip_mq_consumer", {name}, {ctl.fd()});
-    produce_rounds<elem64>(state, ctl.get(), [&](const elem64& v) { mq.send(&v, sizeof v, 0); }, &child);
+    bip::message_queue mq(bip::create_only, name.c_str(), msg_capacity / size, size);
+    child_process child("bip_mq_consumer", {name, std::to_string(size)}, {ctl.fd()});
+    produce_messages(state, ctl.get(), size, [&](const std::byte* p, std::size_t n) { mq.send(p, n, 0); }, &child);
     status = child.wait();
   }
   bip::message_queue::remove(name.c_str());
-  finish_throughput(state, ctl.get(), sizeof(elem64), status);
+  finish_messages(state, ctl.get(), msg_capacity, status);
 }
 
 BENCH_CHILD(bip_mq_consumer) {
   shared_control ctl(child_fd_base);
   bip::message_queue mq(bip::open_only, args.at(0).c_str());
-  consume_rounds<elem64>(ctl.get(), [&] {
-    elem64 v;
+  const auto size = static_cast<std::size_t>(std::stoul(args.at(1)));
+  page_buffer buf(size);
+  std::byte* p = buf.data();
+  consume_messages(ctl.get(), size, [&] {
     bip::message_queue::size_type got = 0;
     unsigned prio = 0;
-    mq.receive(&v, sizeof v, got, prio);
-    if (got != sizeof v) die("short Boost message_queue message");
-    return v;
+    mq.receive(p, size, got, prio);
+    if (got != size) die("short Boost message_queue message");
+    return ends_of(p, size);
   });
   return 0;
 }
@@ -414,26 +432,20 @@ BENCH_CHILD(bip_mq_echo) {
 
 // ---------------------------------------------------------------------------------------------- POSIX mq
 
-long read_long(const char* path, long fallback) {
-  std::ifstream f(path);
-  long v = fallback;
-  return (f >> v) ? v : fallback;
-}
-
-/// Opens a new POSIX queue of msg_bytes messages holding `capacity` of them, or as many as the system allows
+/// Opens a new POSIX queue of msg_bytes messages holding `want` of them, or as many as the system allows
 /// (/proc/sys/fs/mqueue/msg_max, 10 by default, for an unprivileged user; RLIMIT_MSGQUEUE for everyone). Returns
-/// the descriptor; held is set to the capacity obtained.
-mqd_t open_mq(const std::string& name, std::size_t msg_bytes, long& held) {
+/// the descriptor; held is set to the number of messages obtained.
+mqd_t open_mq(const std::string& name, std::size_t msg_bytes, long want, long& held) {
   const long size_max = read_long("/proc/sys/fs/mqueue/msgsize_max", 8192);
   if (static_cast<long>(msg_bytes) > size_max) die("POSIX mq: messages of " + std::to_string(msg_bytes) + " bytes exceed msgsize_max");
   const long msg_max = read_long("/proc/sys/fs/mqueue/msg_max", 10);
-  for (long want : {static_cast<long>(capacity), msg_max, 10L}) {
+  for (long n : {want, std::min(want, 65536L), std::min(want, 4096L), std::min(want, 1024L), std::min(want, msg_max)}) {
     mq_attr attr{};
-    attr.mq_maxmsg = want;
+    attr.mq_maxmsg = n;
     attr.mq_msgsize = static_cast<long>(msg_bytes);
     const mqd_t q = ::mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
     if (q != static_cast<mqd_t>(-1)) {
-      held = want;
+      held = n;
       return q;
     }
     if (errno != EINVAL && errno != EMFILE && errno != ENOMEM) break;
@@ -455,32 +467,34 @@ void mq_receive_all(mqd_t q, void* p, std::size_t n) {
   }
 }
 
-void BM_posix_mq_process(benchmark::State& state) {
+/// Messages up to msgsize_max (8 KiB by default): the 64 B and 1 KiB runs.
+void BM_posix_mq_process(benchmark::State& state, std::size_t size) {
   scoped_pin pin(bench_cpus().first);
   const std::string name = "/" + unique_name("mq");
   long held = 0;
-  const mqd_t q = open_mq(name, sizeof(elem64), held);
+  const mqd_t q = open_mq(name, size, static_cast<long>(msg_capacity / size), held);
   shared_control ctl;
   int status = 0;
   {
-    child_process child("posix_mq_consumer", {name}, {ctl.fd()});
-    produce_rounds<elem64>(state, ctl.get(), [&](const elem64& v) { mq_send_all(q, &v, sizeof v); }, &child);
+    child_process child("posix_mq_consumer", {name, std::to_string(size)}, {ctl.fd()});
+    produce_messages(state, ctl.get(), size, [&](const std::byte* p, std::size_t n) { mq_send_all(q, p, n); }, &child);
     status = child.wait();
   }
   ::mq_close(q);
   ::mq_unlink(name.c_str());
-  finish_throughput(state, ctl.get(), sizeof(elem64), status);
-  state.counters["capacity"] = static_cast<double>(held);
+  finish_messages(state, ctl.get(), static_cast<std::uint64_t>(held) * size, status);
 }
 
 BENCH_CHILD(posix_mq_consumer) {
   shared_control ctl(child_fd_base);
   const mqd_t q = ::mq_open(args.at(0).c_str(), O_RDONLY);
   if (q == static_cast<mqd_t>(-1)) return 2;
-  consume_rounds<elem64>(ctl.get(), [&] {
-    elem64 v;
-    mq_receive_all(q, &v, sizeof v);
-    return v;
+  const auto size = static_cast<std::size_t>(std::stoul(args.at(1)));
+  page_buffer buf(size);
+  std::byte* p = buf.data();
+  consume_messages(ctl.get(), size, [&] {
+    mq_receive_all(q, p, size);
+    return ends_of(p, size);
   });
   return 0;
 }
@@ -489,8 +503,8 @@ void BM_posix_mq_rtt_process(benchmark::State& state) {
   scoped_pin pin(bench_cpus().first);
   const std::string a = "/" + unique_name("mq-ping"), b = "/" + unique_name("mq-pong");
   long held = 0;
-  const mqd_t ping = open_mq(a, 8, held);
-  const mqd_t pong = open_mq(b, 8, held);
+  const mqd_t ping = open_mq(a, 8, static_cast<long>(capacity), held);
+  const mqd_t pong = open_mq(b, 8, static_cast<long>(capacity), held);
   shared_control ctl;
   int status = 0;
   {
@@ -526,6 +540,32 @@ BENCH_CHILD(posix_mq_echo) {
       },
       [&](std::uint64_t v) { mq_send_all(pong, &v, sizeof v); });
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------- the ceiling
+
+/// What one core does alone with the same bytes: the producer's source message (stamped as in every message run)
+/// copied with memcpy into successive places of a destination as large as the message ring's data area.
+void BM_memcpy(benchmark::State& state, std::size_t size) {
+  scoped_pin pin(bench_cpus().first);
+  message_source src(size);
+  page_buffer dst(msg_capacity);
+  std::byte* d = dst.data();
+  const std::uint64_t per_round = msg_round_bytes / size;
+  std::uint64_t seq = 0, off = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < per_round; ++i) {
+      std::memcpy(d + off, src.stamp(seq++), size);
+      off = (off + size) & (msg_capacity - 1);
+    }
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(d);
+  const auto n = static_cast<std::int64_t>(state.iterations() * per_round);
+  state.SetItemsProcessed(n);
+  state.SetBytesProcessed(n * static_cast<std::int64_t>(size));
+  state.counters["msg_bytes"] = static_cast<double>(size);
+  state.counters["capacity_bytes"] = static_cast<double>(msg_capacity);
 }
 
 // ---------------------------------------------------------------------------------------------- the floor
@@ -622,10 +662,28 @@ BENCHMARK_TEMPLATE(BM_boost_spsc_process, elem64)->Name("boost_spsc/process/64B"
 #if SHMRING_BENCH_HAVE_ATOMIC_QUEUE
 BENCHMARK_TEMPLATE(BM_atomic_queue_thread, elem64)->Name("atomic_queue/thread/64B")->Apply(two_sided);
 #endif
-BENCHMARK_TEMPLATE(BM_stream_process, stream_kind::pipe)->Name("pipe/process/64B")->Apply(two_sided);
-BENCHMARK_TEMPLATE(BM_stream_process, stream_kind::unix_socket)->Name("unix_socket/process/64B")->Apply(two_sided);
-BENCHMARK(BM_posix_mq_process)->Name("posix_mq/process/64B")->Apply(two_sided);
-BENCHMARK(BM_bip_mq_process)->Name("bip_message_queue/process/64B")->Apply(two_sided);
+
+// Message sizes: one entry per size, named msg/<peer>/.../<size> (the report's throughput-by-size chart).
+template <class Reg>
+void by_size(const char* name, Reg reg, std::size_t max_size = ~std::size_t{0}) {
+  for (const std::size_t s : msg_sizes)
+    if (s <= max_size) reg(std::string(name) + "/" + size_name(s), s)->Apply(two_sided);
+}
+
+const bool message_peers_registered = [] {
+  by_size("msg/memcpy", [](const std::string& n, std::size_t s) { return benchmark::RegisterBenchmark(n.c_str(), BM_memcpy, s); });
+  by_size("msg/pipe/process",
+          [](const std::string& n, std::size_t s) { return benchmark::RegisterBenchmark(n.c_str(), BM_stream_process<stream_kind::pipe>, s); });
+  by_size("msg/unix_socket/process", [](const std::string& n, std::size_t s) {
+    return benchmark::RegisterBenchmark(n.c_str(), BM_stream_process<stream_kind::unix_socket>, s);
+  });
+  by_size(
+      "msg/posix_mq/process", [](const std::string& n, std::size_t s) { return benchmark::RegisterBenchmark(n.c_str(), BM_posix_mq_process, s); },
+      static_cast<std::size_t>(read_long("/proc/sys/fs/mqueue/msgsize_max", 8192)));
+  by_size("msg/bip_message_queue/process",
+          [](const std::string& n, std::size_t s) { return benchmark::RegisterBenchmark(n.c_str(), BM_bip_mq_process, s); });
+  return true;
+}();
 
 BENCHMARK(BM_cache_line_rtt_process)->Name("rtt/cache_line/process")->Apply(round_trip);
 BENCHMARK(BM_boost_spsc_rtt_thread)->Name("rtt/boost_spsc/thread")->Apply(round_trip);
