@@ -59,6 +59,25 @@ inline std::string object_name(std::string_view name) {
 /// The bytes of the shm object that carry the attach locks.
 enum class lock_byte : std::uint8_t { admin = 0, producer = 1, consumer = 2 };
 
+namespace detail {
+/// The steps of creating a segment, in order (segment::create, then endpoint::create). Until the last one the
+/// header's ready word is 0, so an opener refuses the segment (errc::not_ready) and a later create reclaims it.
+enum class creation_step : std::uint8_t {
+  object_created,  ///< shm_open(O_CREAT|O_EXCL) succeeded, mode 0600, size 0
+  sized,           ///< ftruncate done: the memory is zero, nothing written
+  mapped,          ///< mapped read-write, nothing written
+  admin_locked,    ///< the creator holds the admin lock; the header is still zero
+  header_written,  ///< every header field written; ready still 0
+  side_taken,      ///< the creator holds its side lock and its slot says attached; ready still 0
+};
+/// Test-only fault injection: when set, called at each creation step (the hardening tests make the creator
+/// SIGKILL itself there). Nothing in shmring sets it; unset, each step costs one load of a null pointer.
+inline void (*creation_hook)(creation_step) noexcept = nullptr;
+inline void at_creation_step(creation_step s) noexcept {
+  if (creation_hook != nullptr) creation_hook(s);
+}
+}  // namespace detail
+
 class segment {
  public:
   enum class access : std::uint8_t { read_write, read_only };
@@ -67,6 +86,9 @@ class segment {
   /// sized to size bytes and mapped read-write. The new memory is zero.
   static segment create(std::string_view name, std::uint64_t size) {
     validate_name(name);
+    if (!fits_address_space(size))
+      throw error(errc::invalid_argument, name,
+                  "a segment of " + std::to_string(size) + " bytes cannot be mapped by this (32-bit) process");
     namespace bip = boost::interprocess;
     const std::string obj = object_name(name);
     segment s(name);
@@ -87,9 +109,12 @@ class segment {
       s.unlink_now();
       throw error(errc::system_error, name, "fchmod(0600) failed", err);
     }
+    detail::at_creation_step(detail::creation_step::object_created);
     try {
       s.shm_.truncate(static_cast<bip::offset_t>(size));
+      detail::at_creation_step(detail::creation_step::sized);
       s.region_ = bip::mapped_region(s.shm_, bip::read_write, 0, static_cast<std::size_t>(size));
+      detail::at_creation_step(detail::creation_step::mapped);
     } catch (const bip::interprocess_exception& e) {
       const int err = e.get_native_error();
       s.unlink_now();
@@ -115,6 +140,8 @@ class segment {
         throw error(errc::not_found, name, "no segment of that name", ENOENT);
       if (err == EACCES || err == EPERM)
         throw error(errc::permission_denied, name, "the segment may not be opened", err);
+      if (err == ELOOP)  // shm_open never follows a symlink (O_NOFOLLOW): someone squats the name with one
+        throw error(errc::permission_denied, name, "the name is a symbolic link, not a segment", err);
       throw error(errc::system_error, name, std::string("shm_open failed: ") + e.what(), err);
     }
     s.access_ = a;
@@ -130,6 +157,14 @@ class segment {
                                                        std::to_string(st.st_mode & 0777) + " octal-decimal)");
     }
     return s;
+  }
+
+  /// Whether size bytes can be mapped by this process (always on 64-bit; below 4 GiB on 32-bit).
+  static constexpr bool fits_address_space(std::uint64_t size) noexcept {
+    if constexpr (sizeof(std::size_t) < sizeof(std::uint64_t))
+      return size <= static_cast<std::uint64_t>(static_cast<std::size_t>(-1));
+    else
+      return true;
   }
 
   /// Removes the name (the memory lives on while mapped). False when there was no such segment.
@@ -155,6 +190,10 @@ class segment {
   /// Maps the first size bytes (size <= real_size()). Replaces any earlier mapping.
   void map(std::uint64_t size) {
     namespace bip = boost::interprocess;
+    // A 32-bit process must not truncate a 64-bit size to size_t and then index past its smaller mapping.
+    if (!fits_address_space(size))
+      throw error(errc::layout_mismatch, name_,
+                  "the segment declares " + std::to_string(size) + " bytes, more than this (32-bit) process can map");
     try {
       region_ = bip::mapped_region(shm_, access_ == access::read_write ? bip::read_write : bip::read_only, 0,
                                    static_cast<std::size_t>(size));

@@ -47,7 +47,8 @@ enum class side : std::uint8_t { producer, consumer };
 struct options {
   /// How waiting calls wait (push, pop, send, receive and their _for forms).
   wait_options wait{};
-  /// How long open() waits for a creator that has not finished setting the segment up (errc::not_ready after).
+  /// How long open() waits for a creator that has not finished setting the segment up (errc::not_ready after),
+  /// and how long create() watches a not-ready segment of its name before reclaiming it as abandoned.
   std::chrono::nanoseconds open_timeout = std::chrono::seconds(2);
   /// Keep the segment when both sides have detached and it is empty (default: remove it then).
   bool persistent = false;
@@ -92,12 +93,13 @@ class endpoint {
   static endpoint create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     validate_name(name);
     const std::uint64_t size = checked_size(name, e);
-    auto seg = std::make_unique<segment>(segment::create(name, size));
+    auto seg = std::make_unique<segment>(create_or_reclaim(name, size, o));
     // Nobody else can hold it: the object is new. Held until the header is ready.
     if (!seg->try_lock(lock_byte::admin)) {
       seg->unlink_now();
       throw error(errc::system_error, name, "could not lock the new segment");
     }
+    at_creation_step(creation_step::admin_locked);
     auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (ftruncate)
     std::memcpy(h->control.magic, layout_magic, sizeof layout_magic);
     h->control.version = layout_version;
@@ -114,8 +116,10 @@ class endpoint {
     h->info.created_ns = realtime_ns();
     h->info.flags = o.persistent ? flag_persistent : 0u;
     h->info.creator_uid = static_cast<std::uint32_t>(::geteuid());
+    at_creation_step(creation_step::header_written);
     endpoint ep(std::move(seg), h, s, o);
     ep.take_side(/*fresh=*/true);
+    at_creation_step(creation_step::side_taken);
     // SYNC POINT WRITE: header. Pairs with the acquire load of ready in open(); every field above is visible
     // to an opener that sees ready_value.
     h->control.ready.store(ready_value, std::memory_order_release);
@@ -251,6 +255,70 @@ class endpoint {
     if (e.element_size == 0 || e.capacity > (std::uint64_t{1} << 46) / e.element_size)
       throw error(errc::invalid_argument, name, "capacity times element size exceeds 2^46 bytes");
     return layout::data_offset_for(e.element_align) + e.capacity * e.element_size;
+  }
+
+  /// segment::create, except that a segment of that name left behind by a creator that died before making it
+  /// ready is removed and created anew (see reclaim_abandoned). A ready segment stays: errc::already_exists.
+  static segment create_or_reclaim(std::string_view name, std::uint64_t size, const options& o) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return segment::create(name, size);
+      } catch (const error& x) {
+        if (x.code() != errc::already_exists || attempt >= 8) throw;
+      }
+      reclaim_abandoned(name, o);  // returns once the name is free again, or throws
+    }
+  }
+
+  /// Whether the segment is big enough for a header whose ready word says ready (maps the header if needed).
+  static bool header_ready(segment& seg) {
+    if (seg.real_size() < sizeof(layout::header)) return false;
+    if (seg.mapped_size() < sizeof(layout::header)) seg.map(sizeof(layout::header));
+    const auto* h = std::launder(reinterpret_cast<const layout::header*>(seg.data()));
+    // SYNC POINT READ: header. Pairs with the creator's release store of ready in create().
+    return h->control.ready.load(std::memory_order_acquire) == ready_value;
+  }
+
+  /// create() found the name taken. Throws errc::already_exists if that segment is ready (or not ours to judge:
+  /// another user's, or writable by others), errc::not_ready if it stays unready while someone holds its admin
+  /// lock (a live creator, stopped or slow). Otherwise it was abandoned by a creator that died setting it up:
+  /// a live creator takes the admin lock right after shm_open and makes the header ready within microseconds,
+  /// so a segment still not ready after the whole open_timeout, with the admin lock free, has no creator. It is
+  /// removed under the admin lock (so no opener or sweep acts on it meanwhile) and the caller creates anew.
+  /// A creator that was merely stopped between shm_open and its lock finds its name gone when it resumes and
+  /// creates again (the still_named check in create()).
+  static void reclaim_abandoned(std::string_view name, const options& o) {
+    std::optional<segment> seg;
+    try {
+      seg.emplace(segment::open(name, segment::access::read_write));
+    } catch (const error& x) {
+      if (x.code() == errc::not_found) return;  // removed meanwhile: the name is free
+      // Another user's object, one others may write, a symlink: the name is taken and not ours to judge.
+      throw error(errc::already_exists, name,
+                  std::string("the name is taken by an object this user may not reclaim: ") + x.what(), EEXIST);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+    for (unsigned i = 0;; ++i) {
+      if (header_ready(*seg)) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      if (i < 64)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (!seg->try_lock(lock_byte::admin))
+      throw error(errc::not_ready, name,
+                  "a segment of that name exists and its creator, still holding it, has not made it ready");
+    bool ready = false;
+    try {
+      ready = header_ready(*seg);
+      if (!ready) (void)seg->unlink_if_still_named();  // if the name now refers to another object, leave it
+    } catch (...) {
+      seg->unlock(lock_byte::admin);
+      throw;
+    }
+    seg->unlock(lock_byte::admin);
+    if (ready) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
   }
 
   static layout::header* wait_ready(segment& seg, std::chrono::steady_clock::time_point deadline) {

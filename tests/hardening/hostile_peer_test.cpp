@@ -1,0 +1,203 @@
+// A hostile peer. A real second process attaches legitimately (so it is alive and the victim never sees
+// peer_dead), moves real data, and then, while the victim waits on the ring, writes garbage into its own index
+// through a raw mapping of the segment: the index moved backwards, jumped past the capacity, flipping constantly
+// between valid and invalid values, or random bytes scribbled over the whole header and data area.
+// The victim (this process: a consumer blocked in pop()/pop_n(), or a producer blocked in push()/push_n() on a
+// full ring) gets errc::corrupted from that waiting call, every value it received before the attack is checked,
+// and it never touches memory outside the segment (this test runs under the asan preset too: no report, no
+// crash). Once corrupted the victim stays corrupted: its try_* calls fail and its waiting calls throw
+// errc::corrupted again, even after the hostile process is gone and the indices look sane again.
+#include <catch2/catch.hpp>
+
+#include "checksum.hpp"
+#include "hardening_support.hpp"
+
+#include <shmring/shmring.hpp>
+
+#include <array>
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace shmring;
+using shmring_test::child_process;
+using shmring_test::code_of;
+using shmring_test::mix;
+using shmring_test::raw_map;
+using shmring_test::segment_guard;
+
+namespace {
+constexpr std::uint64_t capacity = 64;
+constexpr std::uint64_t honest = 1000;  // values the hostile peer moves honestly before it turns
+
+enum class attack : int { backwards = 0, past_capacity = 1, flipping = 2, scribble = 3 };
+
+const char* attack_name(attack a) {
+  switch (a) {
+    case attack::backwards: return "backwards";
+    case attack::past_capacity: return "past_capacity";
+    case attack::flipping: return "flipping";
+    case attack::scribble: return "scribble";
+  }
+  return "?";
+}
+
+options opts() {
+  options o;
+  o.open_timeout = std::chrono::seconds(5);
+  o.wait.liveness_interval = std::chrono::milliseconds(2);  // the sleeping victim re-reads indices often
+  return o;
+}
+
+// Spins (yielding) until pred() holds: waits on the peer's progress through shared atomics, no sleep.
+template <class Pred>
+void await(Pred pred) {
+  while (!pred()) std::this_thread::yield();
+}
+
+// Writes garbage forever (until the test kills this process). own: the hostile side's index; other: the
+// victim's. For the consumer's index (hostile consumer) "ahead" means past the producer's head.
+[[noreturn]] void run_attack(attack a, raw_map& m, std::atomic<std::uint64_t>& own, std::atomic<std::uint64_t>& other,
+                             bool own_is_head) {
+  std::mt19937_64 rng(0x5eed + static_cast<unsigned>(a));
+  const std::uint64_t cap = capacity;
+  switch (a) {
+    case attack::backwards:
+      // head goes below tail / tail goes more than capacity behind head
+      own.store(own_is_head ? other.load() - 1 : own.load() - 1, std::memory_order_release);
+      for (;;) ::pause();
+    case attack::past_capacity:
+      // head more than capacity ahead of tail / tail ahead of head
+      own.store(own_is_head ? other.load() + cap + 1 : other.load() + 1, std::memory_order_release);
+      for (;;) ::pause();
+    case attack::flipping:
+      for (;;) {
+        // Mostly valid-looking values (any count of elements or free slots, forwards and backwards), now and
+        // then an impossible one, as fast as the CPU goes: the victim moves garbage (in bounds) meanwhile.
+        for (int k = 0; k < 4096; ++k) {
+          const std::uint64_t o = other.load(std::memory_order_acquire);
+          own.store(own_is_head ? o + rng() % (cap + 1) : o - rng() % (cap + 1), std::memory_order_release);
+        }
+        const std::uint64_t o = other.load(std::memory_order_acquire);
+        own.store(own_is_head ? o + cap + 1 + rng() % 4096 : o + 1 + rng() % 4096, std::memory_order_release);
+      }
+    case attack::scribble:
+      for (;;) {
+        auto* w = reinterpret_cast<std::uint64_t*>(m.data());
+        const std::size_t words = m.size() / sizeof(std::uint64_t);
+        for (std::size_t i = 0; i < 64; ++i) {
+          std::atomic_ref<std::uint64_t>(w[rng() % words]).store(rng(), std::memory_order_relaxed);
+        }
+        // and the index itself, every round
+        own.store(rng(), std::memory_order_release);
+      }
+  }
+  std::abort();
+}
+}  // namespace
+
+// args: name attack. Attaches as producer, pushes mix(0..honest-1), waits until the victim consumed all of them
+// (and is thus waiting on an empty ring), then attacks its head index.
+SHMRING_CHILD(hostile_producer) {
+  auto p = producer<std::uint64_t>::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i) p.push(mix(i));
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  const std::uint64_t end = h.control.initial_index + honest;
+  await([&] { return h.tail.value.load(std::memory_order_acquire) == end; });
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true);
+}
+
+// args: name attack. Attaches as consumer, pops and checks honest values, waits until the victim filled the ring
+// (and is thus waiting for room), then attacks its tail index. Exits 3 if a value was wrong.
+SHMRING_CHILD(hostile_consumer) {
+  auto c = consumer<std::uint64_t>::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i)
+    if (c.pop() != mix(i)) return 3;
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  await([&] {
+    return h.head.value.load(std::memory_order_acquire) - h.tail.value.load(std::memory_order_acquire) == capacity;
+  });
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false);
+}
+
+TEST_CASE("a consumer waiting on a ring whose producer turns hostile gets corrupted", "[hardening][corruption]") {
+  const auto a = static_cast<attack>(GENERATE(0, 1, 2, 3));
+  const bool batch = GENERATE(false, true);
+  CAPTURE(attack_name(a), batch);
+  segment_guard g("hostile-prod");
+  auto c = consumer<std::uint64_t>::create(g.name(), capacity, opts());
+  child_process hostile("hostile_producer", {g.name(), std::to_string(static_cast<int>(a))});
+  for (std::uint64_t i = 0; i < honest; ++i) REQUIRE(c.pop() == mix(i));  // the honest part, every value checked
+  // Now wait: the next thing the producer does is attack. Values that a valid-looking flip exposes are popped
+  // (they are bytes inside the ring, garbage but in bounds); the wait must end in errc::corrupted.
+  std::uint64_t garbage = 0;
+  const errc e = code_of([&] {
+    std::array<std::uint64_t, 7> buf{};
+    for (;; ++garbage) {
+      if (batch)
+        (void)c.pop_n(buf);
+      else
+        (void)c.pop();
+    }
+  });
+  CAPTURE(garbage);
+  CHECK(e == errc::corrupted);
+  CHECK(c.corrupted());
+  hostile.kill_now();
+  // Pinned: even with sane indices again, the victim never reads the ring again.
+  raw_map m(g.name());
+  m.h().head.value.store(m.h().tail.value.load() + 1);
+  CHECK_FALSE(c.try_pop().has_value());
+  CHECK(c.front() == nullptr);
+  CHECK(code_of([&] { (void)c.pop(); }) == errc::corrupted);
+  CHECK(code_of([&] { (void)c.pop_for(std::chrono::seconds(1)); }) == errc::corrupted);
+}
+
+TEST_CASE("a producer waiting on a ring whose consumer turns hostile gets corrupted", "[hardening][corruption]") {
+  const auto a = static_cast<attack>(GENERATE(0, 1, 2, 3));
+  const bool batch = GENERATE(false, true);
+  CAPTURE(attack_name(a), batch);
+  segment_guard g("hostile-cons");
+  auto p = producer<std::uint64_t>::create(g.name(), capacity, opts());
+  child_process hostile("hostile_consumer", {g.name(), std::to_string(static_cast<int>(a))});
+  for (std::uint64_t i = 0; i < honest; ++i) p.push(mix(i));  // the consumer checks every one
+  // Fill the ring; the consumer turns hostile once it is full, while we wait for room.
+  std::uint64_t pushed_after = 0;
+  const errc e = code_of([&] {
+    const std::array<std::uint64_t, 5> buf{1, 2, 3, 4, 5};
+    for (;; ++pushed_after) {
+      if (batch)
+        p.push_n(buf);
+      else
+        p.push(pushed_after);
+    }
+  });
+  CAPTURE(pushed_after);
+  CHECK(e == errc::corrupted);
+  CHECK(p.corrupted());
+  CHECK(pushed_after >= capacity / (batch ? 5 : 1) - 1);  // it filled the ring before the attack began
+  hostile.kill_now();
+  raw_map m(g.name());
+  m.h().tail.value.store(m.h().head.value.load());  // an empty ring, as far as the indices go
+  CHECK_FALSE(p.try_push(7));
+  CHECK(code_of([&] { p.push(7); }) == errc::corrupted);
+  CHECK(code_of([&] { (void)p.push_for(7, std::chrono::seconds(1)); }) == errc::corrupted);
+}
+
+TEST_CASE("an opener refuses a segment whose indices are already impossible", "[hardening][corruption]") {
+  // The attach-time check, for the attacks above left in place by a hostile process that then exited.
+  const int which = GENERATE(0, 1, 2);
+  CAPTURE(which);
+  segment_guard g("hostile-open");
+  auto p = producer<std::uint64_t>::create(g.name(), capacity, opts());
+  raw_map m(g.name());
+  auto& h = m.h();
+  if (which == 0) h.head.value.store(h.tail.value.load() - 1);             // head behind tail
+  if (which == 1) h.head.value.store(h.tail.value.load() + capacity + 1);  // past the capacity
+  if (which == 2) h.tail.value.store(h.head.value.load() + 1);             // tail ahead of head
+  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), opts()); }) == errc::corrupted);
+}
