@@ -93,11 +93,23 @@ class endpoint {
   static endpoint create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     validate_name(name);
     const std::uint64_t size = checked_size(name, e);
-    auto seg = std::make_unique<segment>(create_or_reclaim(name, size, o));
-    // Nobody else can hold it: the object is new. Held until the header is ready.
-    if (!seg->try_lock(lock_byte::admin)) {
-      seg->unlink_now();
-      throw error(errc::system_error, name, "could not lock the new segment");
+    std::unique_ptr<segment> seg;
+    for (int attempt = 0;; ++attempt) {
+      seg = std::make_unique<segment>(create_or_reclaim(name, size, o));
+      // Held until the header is ready. Between shm_open and this lock the new object looks "never ready,
+      // admin free": if this process stalls here (stopped, preempted for seconds), remove_stale() or another
+      // creator's reclaim_abandoned() may judge it abandoned, hold its admin lock, or have removed the name.
+      // So wait for the lock (never try once and unlink: the name may be someone else's by now), then check
+      // that the name is still ours, and create anew if it is not.
+      const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+      if (!seg->lock_until(lock_byte::admin, deadline)) {
+        (void)seg->unlink_if_still_named();
+        throw error(errc::system_error, name, "could not lock the new segment");
+      }
+      if (seg->still_named()) break;
+      // A stale sweep removed our new object before we locked it: the name is free again, create anew.
+      seg->unlock(lock_byte::admin);
+      if (attempt >= 8) throw error(errc::system_error, name, "the new segment kept being removed while creating it");
     }
     at_creation_step(creation_step::admin_locked);
     auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (ftruncate)
@@ -198,11 +210,21 @@ class endpoint {
 
   /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), or dead.
   /// A system call: not for the hot path.
+  /// Never reports a live peer as dead: "lock free + slot attached" is only believed under the admin lock.
   [[nodiscard]] peer_state peer() const noexcept {
     const side p = other(side_);
-    if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;
+    if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;  // the common case: one system call
+    // The lock is free: the peer is absent, dead, or attaching right now. An attacher takes its lock and then
+    // stores "attached", so reading the lock and then the slot without the admin lock could pair "free" (before
+    // it locked) with "attached" (after) and call a process that just attached dead. Attach holds the admin
+    // lock across both steps, so under it the two reads are consistent. If someone holds it (attaching or
+    // detaching right now), nothing is known yet: say alive, and the caller's next check decides.
+    if (!seg_->try_lock(lock_byte::admin)) return peer_state::alive;
+    const bool locked = seg_->locked_by_other(lock_of(p));
     // acquire: pairs with the release store of state in take_side()/detach() of the peer.
     const auto st = slot(p).state.load(std::memory_order_acquire);
+    seg_->unlock(lock_byte::admin);
+    if (locked) return peer_state::alive;
     return st == static_cast<std::uint32_t>(layout::attach_state::attached) ? peer_state::dead : peer_state::absent;
   }
 
