@@ -6,5 +6,6 @@
 #include <shmring/layout.hpp>
 #include <shmring/ring.hpp>
 #include <shmring/segment.hpp>
+#include <shmring/stale.hpp>
 #include <shmring/typed.hpp>
 #include <shmring/wait.hpp>
