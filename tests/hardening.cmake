@@ -7,6 +7,8 @@ shmring_test(hardening_permissions_test SOURCES hardening/permissions_test.cpp L
 target_include_directories(hardening_permissions_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 shmring_test(hardening_hostile_peer_test SOURCES hardening/hostile_peer_test.cpp LABELS corruption TIMEOUT 300)
 target_include_directories(hardening_hostile_peer_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+shmring_test(hardening_liveness_test SOURCES hardening/liveness_test.cpp LABELS hardening TIMEOUT 120)
+target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 
 # ---- Layout across builds: one small program built by g++, by clang++ and by g++ -m32 (CMake uses one compiler
 # per project, so these call the compilers directly), run against each other by hardening/cross/run.cmake. --------
@@ -66,3 +68,13 @@ add_test(NAME hardening_cross_build
                  -P ${CMAKE_CURRENT_SOURCE_DIR}/hardening/cross/run.cmake)
 set_tests_properties(hardening_cross_build PROPERTIES LABELS hardening TIMEOUT 600
                      SKIP_REGULAR_EXPRESSION "SKIPPED: [A-Z_]+ was not built")
+
+# ---- Crash loops and the two-thread wrap soak: short in the default run, full with -DSHMRING_SOAK=ON. ----------
+# The full run: cmake --preset tsan -DSHMRING_SOAK=ON && cmake --build --preset tsan && ctest --preset tsan -L soak
+shmring_test(hardening_crash_test SOURCES hardening/soak_test.cpp LABELS hardening TIMEOUT 300)
+target_include_directories(hardening_crash_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+if(SHMRING_SOAK)
+  shmring_test(hardening_soak_test SOURCES hardening/soak_test.cpp LABELS soak TIMEOUT 7200)
+  target_include_directories(hardening_soak_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+  target_compile_definitions(hardening_soak_test PRIVATE SHMRING_SOAK_FULL=1)
+endif()
