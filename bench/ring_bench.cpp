@@ -57,6 +57,16 @@ void produce(benchmark::State& state, control& ctl, shmring::producer<E>& p, mod
   }
 }
 
+/// How often the wait policy went to the kernel: futex wakes the producer issued for a sleeping consumer and
+/// futex sleeps of the producer, per million elements. Zero when both sides kept up by spinning.
+template <class E>
+void wait_counters(benchmark::State& state, const shmring::producer<E>& p) {
+  const double m = static_cast<double>(state.iterations() * round_items) / 1e6;
+  if (m <= 0) return;
+  state.counters["wakes_per_M"] = static_cast<double>(p.wake_calls()) / m;
+  state.counters["producer_sleeps_per_M"] = static_cast<double>(p.sleeps()) / m;
+}
+
 // ---------------------------------------------------------------------------------------------- throughput
 
 /// Producer and consumer as two threads of this process, each with its own endpoint on the segment.
@@ -74,6 +84,7 @@ void BM_shmring_thread(benchmark::State& state) {
     });
     produce<E>(state, ctl, p, M, nullptr);
     t.join();
+    wait_counters(state, p);
   }
   (void)shmring::remove(name);
   finish_throughput(state, ctl, sizeof(E));
@@ -92,6 +103,7 @@ void BM_shmring_process(benchmark::State& state) {
                         {name, std::to_string(sizeof(E)), std::to_string(static_cast<int>(M))}, {ctl.fd()});
     produce<E>(state, ctl.get(), p, M, &child);
     status = child.wait();
+    wait_counters(state, p);
   }
   (void)shmring::remove(name);
   finish_throughput(state, ctl.get(), sizeof(E), status);
