@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""The shmring tool against live rings, parsing its --json output.
+
+usage: tool_test.py <shmring tool> <tool_fixture>
+
+Proves:
+  - stat/list report what the rings hold: kind, element size, capacity, elements and bytes in the ring, usage,
+    each side's state, liveness, pid and counters (typed rings, and message rings when the fixture has them);
+  - list, stat and watch only read: the segment's bytes are identical before and after, nobody's attach count moves;
+  - watch's samples follow the ring: each rate equals the counter delta over the time between samples, and the
+    counters end exactly where the fixture says it moved them;
+  - a killed ring shows its sides dead and looks stale; `gc --dry-run` lists it, `gc NAME` removes it, a live ring
+    is left alone; `remove` removes a live ring's name; errors are JSON on stdout with exit status 1;
+  - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0.
+Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+TOOL, FIXTURE = sys.argv[1], sys.argv[2]
+TAG = f"tooltest-{os.getpid()}"
+made = []        # segment names to remove at the end, pass or fail
+processes = []   # fixtures to kill at the end
+failures = []
+
+
+def shm(name):
+    return "/dev/shm/shmring-" + name
+
+
+def name(what):
+    n = f"{TAG}-{what}"
+    made.append(n)
+    return n
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAILED:", what, file=sys.stderr)
+
+
+def tool(*args, rc=0):
+    p = subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=60)
+    check(p.returncode == rc, f"shmring {' '.join(args)}: exit {p.returncode}, expected {rc}; stderr: {p.stderr}")
+    return p
+
+
+def tool_json(*args, rc=0):
+    p = tool(*args, "--json", rc=rc)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError as e:
+        check(False, f"shmring {' '.join(args)} --json: not JSON ({e}): {p.stdout!r}")
+        return {}
+
+
+def fixture(*args):
+    p = subprocess.Popen([FIXTURE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    processes.append(p)
+    line = p.stdout.readline().strip()
+    if line != "ready":
+        raise RuntimeError(f"fixture {args} did not start: {line!r}, exit {p.wait()}")
+    return p
+
+
+def finish(p):
+    """Closes the fixture's stdin: it detaches cleanly and exits 0."""
+    p.stdin.close()
+    check(p.wait(timeout=60) == 0, f"fixture {p.args} exited {p.returncode}")
+
+
+def segment_bytes(n):
+    with open(shm(n), "rb") as f:
+        return f.read()
+
+
+def ring_in_list(listing, n):
+    found = [r for r in listing.get("rings", []) if r["name"] == n]
+    check(len(found) == 1, f"list shows {n} once")
+    return found[0] if found else {}
+
+
+def test_usage():
+    p = tool("--help")
+    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run"):
+        check(word in p.stdout, f"--help mentions {word}")
+    tool("frobnicate", rc=2)
+    tool("stat", rc=2)
+    tool("watch", "x", "--interval", "soon", rc=2)
+    tool("--no-such-option", rc=2)
+    check("shmring" in tool("--version").stdout, "--version")
+
+
+def test_typed_ring():
+    n = name("typed")
+    prod = fixture("producer", n, "64", "10")
+    s = tool_json("stat", n)
+    check(s.get("kind") == "typed", "kind typed")
+    check(s.get("capacity") == 64 and s.get("element_size") == 8 and s.get("element_align") == 8, "geometry")
+    check(s.get("messages_in_ring") == 10 and s.get("bytes_used") == 80, "10 elements, 80 bytes in the ring")
+    check(abs(s.get("usage_percent", -1) - 15.625) < 0.01, "usage 15.6%")
+    check(s.get("consistent") is True and s.get("head") - s.get("tail") == 10, "indices")
+    pr, co = s.get("producer", {}), s.get("consumer", {})
+    check(pr.get("state") == "attached" and pr.get("alive") is True and pr.get("dead") is False, "producer alive")
+    check(pr.get("pid") == prod.pid and pr.get("attach_count") == 1 and pr.get("messages") == 10, "producer details")
+    check(co.get("state") == "never" and co.get("alive") is False, "no consumer yet")
+    check(s.get("looks_stale") is False, "not stale")
+
+    cons = fixture("consumer", n, "4")
+    s = tool_json("stat", n)
+    check(s.get("messages_in_ring") == 6, "6 left after 4 popped")
+    check(s["consumer"]["alive"] is True and s["consumer"]["pid"] == cons.pid and s["consumer"]["messages"] == 4,
+          "consumer alive with 4 received")
+    human = tool("stat", n).stdout
+    check(n in human and "typed ring" in human and "alive" in human, "human stat output")
+
+    # Read-only: the sides are idle (blocked on their stdin); list, stat and watch change no byte of the segment.
+    before = segment_bytes(n)
+    listing = tool_json("list")
+    r = ring_in_list(listing, n)
+    check(r.get("messages_in_ring") == 6 and r.get("producer", {}).get("alive") is True, "list agrees with stat")
+    check(n in tool("list").stdout, "human list shows the ring")
+    tool("stat", n)
+    tool("watch", n, "--interval", "10", "--count", "3")
+    tool("watch", n, "--interval", "10", "--count", "2", "--json")
+    check(segment_bytes(n) == before, "list/stat/watch did not change a byte of the segment")
+
+    finish(cons)
+    finish(prod)
+    # The producer detached last with 6 elements still in the ring: the segment stays for a future consumer.
+    check(os.path.exists(shm(n)), "a ring with data stays after both sides detached")
+    s = tool_json("stat", n)
+    check(s["producer"]["state"] == "detached" and s["consumer"]["state"] == "detached", "both detached")
+    check(s.get("looks_stale") is False, "cleanly detached is not stale")
+    out = tool_json("remove", n)
+    check(out == {"name": n, "removed": True}, "remove says removed")
+    check(not os.path.exists(shm(n)), "remove removed the name")
+    err = tool_json("remove", n, rc=1)
+    check(err.get("error") == "not_found" and err.get("name") == n, "remove again: not_found as JSON")
+    err = tool_json("stat", n, rc=1)
+    check(err.get("error") == "not_found", "stat of a removed ring: not_found as JSON")
+
+
+def test_watch_follows_the_ring():
+    n = name("watch")
+    mover = fixture("mover", n, "1024")
+    moved = 50000
+    w = subprocess.Popen([TOOL, "watch", n, "--interval", "50", "--json"], stdout=subprocess.PIPE, text=True)
+    processes.append(w)
+    samples = [json.loads(w.stdout.readline())]
+    mover.stdin.write(f"move {moved}\n")
+    mover.stdin.flush()
+    check(mover.stdout.readline().strip() == "moved", "the fixture moved its values")
+    # Read samples until one shows everything the fixture moved (a hang guard bounds the loop).
+    for _ in range(2000):
+        samples.append(json.loads(w.stdout.readline()))
+        if samples[-1]["status"]["consumer"]["messages"] == moved:
+            break
+    w.kill()
+    w.wait()
+    check(samples[0]["sample"] == 1 and samples[0]["rates"] is None, "the first sample has no rates")
+    check([s["sample"] for s in samples] == list(range(1, len(samples) + 1)), "samples are numbered")
+    last = samples[-1]["status"]
+    check(last["producer"]["messages"] == moved and last["consumer"]["messages"] == moved, "the counters end at N")
+    check(last["producer"]["bytes"] == 8 * moved, "bytes sent")
+    check(samples[0]["status"]["producer"]["messages"] == 0, "the first sample came before the move")
+    for a, b in zip(samples, samples[1:]):
+        dt = b["t"] - a["t"]  # both rounded to 0.01 s: allow that
+        for rate, side in (("sent_per_s", "producer"), ("received_per_s", "consumer")):
+            delta = b["status"][side]["messages"] - a["status"][side]["messages"]
+            got = b["rates"][rate]
+            check(delta >= 0, "counters only grow")
+            if dt > 0:
+                check(abs(got * dt - delta) <= 0.05 * max(delta, got * dt) + 0.011 * got + 1,
+                      f"sample {b['sample']}: {rate} {got} matches {delta} over {dt:.2f} s")
+    check(sum(1 for s in samples[1:] if s["rates"]["sent_per_s"] > 0) >= 1, "some sample saw the values move")
+    finish(mover)
+    check(not os.path.exists(shm(n)), "a drained ring whose sides detached is removed")
+
+
+def test_dead_ring_and_gc():
+    n = name("dead")
+    live = name("live")
+    prod = fixture("producer", n, "16", "3")
+    cons = fixture("consumer", n, "1")
+    keep = fixture("producer", live, "16", "1")
+    for p in (prod, cons):
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    s = tool_json("stat", n)
+    check(s["producer"]["dead"] is True and s["consumer"]["dead"] is True, "both sides dead")
+    check(s["producer"]["alive"] is False and s.get("looks_stale") is True, "looks stale")
+    check(s.get("messages_in_ring") == 2, "2 elements left in the dead ring")
+    check("DEAD" in tool("stat", n).stdout, "human stat says DEAD")
+    check("(stale)" in tool("list").stdout, "human list marks it stale")
+    dry = tool_json("gc", "--dry-run")
+    check(n in dry.get("stale", []) and live not in dry.get("stale", []), "gc --dry-run lists only the dead ring")
+    check(os.path.exists(shm(n)), "--dry-run removed nothing")
+    out = tool_json("gc", live)
+    check(out == {"removed": []}, "gc leaves a live ring alone")
+    out = tool_json("gc", n)
+    check(out == {"removed": [n]}, "gc removes the dead ring")
+    check(not os.path.exists(shm(n)), "the dead ring's name is gone")
+    check(os.path.exists(shm(live)), "the live ring is still there")
+    finish(keep)
+
+
+def test_unreadable_and_message_rings():
+    n = name("unready")
+    fd = os.open(shm(n), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)  # a creator that died before sizing it
+    os.close(fd)
+    listing = tool_json("list")
+    bad = [u for u in listing.get("unreadable", []) if u["name"] == n]
+    check(len(bad) == 1 and bad[0]["error"] == "not_ready", "an unready segment is listed as not_ready")
+    err = tool_json("stat", n, rc=1)
+    check(err.get("error") == "not_ready", "stat of an unready segment: not_ready")
+
+    m = name("message")
+    try:
+        prod = fixture("message", m, "4096", "5")
+    except RuntimeError as e:
+        print("SKIPPED (message rings):", e, file=sys.stderr)
+        return
+    s = tool_json("stat", m)
+    check(s.get("kind") == "message" and s.get("capacity") == 4096 and s.get("element_size") == 1, "message ring")
+    check(s.get("messages_in_ring") == 5 and s["producer"]["messages"] == 5, "5 messages in the ring")
+    check(s["producer"]["bytes"] == sum(len(f"hello {i}") for i in range(5)), "payload bytes sent")
+    check(s.get("bytes_used", 0) > s["producer"]["bytes"], "framing included in bytes used")
+    check(ring_in_list(tool_json("list"), m).get("kind") == "message", "list shows the message ring")
+    finish(prod)
+
+
+def main():
+    try:
+        test_usage()
+        test_typed_ring()
+        test_watch_follows_the_ring()
+        test_dead_ring_and_gc()
+        test_unreadable_and_message_rings()
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for n in made:
+            try:
+                os.unlink(shm(n))
+            except FileNotFoundError:
+                pass
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("tool test: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
