@@ -8,6 +8,7 @@
 #include <shmring/error.hpp>
 #include <shmring/layout.hpp>
 #include <shmring/ring.hpp>
+#include <shmring/status.hpp>
 #include <shmring/wait.hpp>
 
 #include <chrono>
@@ -152,6 +153,9 @@ class producer {
   [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the consumer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
+  /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
+  /// A few system calls: not for the hot path.
+  [[nodiscard]] ring_status status() const { return detail::endpoint_status(ep_); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
@@ -299,6 +303,9 @@ class consumer {
   [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the producer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
+  /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
+  /// A few system calls: not for the hot path.
+  [[nodiscard]] ring_status status() const { return detail::endpoint_status(ep_); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
