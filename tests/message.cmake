@@ -23,10 +23,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND NOT CMAKE_CXX_FLAGS MATCHES "saniti
     target_link_libraries(message_fuzz PRIVATE shmring::shmring shmring_warnings)
     target_compile_options(message_fuzz PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
     target_link_options(message_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
-    file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/message_fuzz_corpus)
+    file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/message_fuzz_work)
     add_test(NAME message_fuzz_run
              COMMAND message_fuzz -max_total_time=10 -timeout=10 -max_len=4096
-                     ${CMAKE_CURRENT_BINARY_DIR}/message_fuzz_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
+                     ${CMAKE_CURRENT_BINARY_DIR}/message_fuzz_work ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
     set_tests_properties(message_fuzz_run PROPERTIES LABELS fuzz TIMEOUT 120)
   endif()
 endif()
