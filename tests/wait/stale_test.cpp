@@ -92,7 +92,7 @@ TEST_CASE("a ring whose producer and consumer were both killed is stale and is r
   CHECK_FALSE(remove_stale(g.name()));
 }
 
-TEST_CASE("one side killed and the other detached cleanly is stale; both detached cleanly with data is not",
+TEST_CASE("one side killed and the other detached cleanly is stale, but both detached cleanly with data is not",
           "[ipc][stale]") {
   SECTION("producer killed, consumer detached cleanly") {
     segment_guard g("stale-one");
