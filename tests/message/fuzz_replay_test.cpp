@@ -8,6 +8,8 @@
 #include "checksum.hpp"
 #include "common.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -67,7 +69,10 @@ TEST_CASE("mutations of the corpus never crash, overread or loop", "[message][fu
           b[at] ^= static_cast<std::uint8_t>(1u << ((x >> 16) % 8));
         }
       }
-      if (r % 16 == 0) b.resize(b.size() - (r >> 8) % 64);  // truncated
+      if (r % 16 == 0) {  // truncated
+        const std::size_t cut = std::min<std::size_t>(b.size(), (r >> 8) % 64);
+        b.erase(b.end() - static_cast<std::ptrdiff_t>(cut), b.end());
+      }
       if (r % 16 == 1)
         for (int i = 0; i < 8; ++i) b.push_back(static_cast<std::uint8_t>(r >> (8 * i)));  // one more head value
       const auto o = shmring_fuzz::run(b.data(), b.size());
