@@ -7,6 +7,11 @@ shmring_test(hardening_permissions_test SOURCES hardening/permissions_test.cpp L
 target_include_directories(hardening_permissions_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 shmring_test(hardening_hostile_peer_test SOURCES hardening/hostile_peer_test.cpp LABELS corruption TIMEOUT 300)
 target_include_directories(hardening_hostile_peer_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+# The cross-process hostile writer on message rings, once include/shmring/message.hpp (issue 3) exists.
+if(EXISTS ${PROJECT_SOURCE_DIR}/include/shmring/message.hpp)
+  shmring_test(hardening_hostile_message_test SOURCES hardening/hostile_message_test.cpp LABELS corruption TIMEOUT 300)
+  target_include_directories(hardening_hostile_message_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+endif()
 shmring_test(hardening_liveness_test SOURCES hardening/liveness_test.cpp LABELS hardening TIMEOUT 120)
 target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 

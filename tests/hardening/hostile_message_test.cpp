@@ -1,0 +1,156 @@
+// A hostile peer on a MESSAGE ring, across processes (the message tests cover corrupt records written by hand in
+// one process; this is the live variant of tests/hardening/hostile_peer_test.cpp). A real second process attaches
+// legitimately, exchanges honest messages of varying lengths, and then, while the victim waits, writes garbage
+// into its own byte index through a raw mapping: backwards, past the capacity, flipping constantly between
+// valid-looking (8-aligned, in range: they expose stale bytes as records) and impossible values, or random bytes
+// scribbled over the whole header and data area (record lengths and types included).
+// The victim (a consumer blocked in receive(), or a producer blocked in send() on a full ring) gets
+// errc::corrupted from that waiting call; every honest message before the attack is checked; nothing is read
+// outside the segment (run under the asan preset too). Afterwards it stays corrupted.
+#include <catch2/catch.hpp>
+
+#include "hardening_support.hpp"
+
+#include <shmring/message.hpp>
+#include <shmring/shmring.hpp>
+
+#include <random>
+#include <string>
+#include <thread>
+
+using namespace shmring;
+using shmring_test::child_process;
+using shmring_test::code_of;
+using shmring_test::raw_map;
+using shmring_test::segment_guard;
+
+namespace {
+constexpr std::uint64_t capacity = 4096;  // bytes
+constexpr std::uint64_t honest = 500;
+
+std::string honest_text(std::uint64_t i) { return std::string(i % 300, static_cast<char>('a' + i % 26)) + "#" + std::to_string(i); }
+
+enum class attack : int { backwards = 0, past_capacity = 1, flipping = 2, scribble = 3 };
+
+const char* attack_name(attack a) {
+  switch (a) {
+    case attack::backwards: return "backwards";
+    case attack::past_capacity: return "past_capacity";
+    case attack::flipping: return "flipping";
+    case attack::scribble: return "scribble";
+  }
+  return "?";
+}
+
+options opts() {
+  options o;
+  o.open_timeout = std::chrono::seconds(5);
+  o.wait.liveness_interval = std::chrono::milliseconds(2);
+  return o;
+}
+
+template <class Pred>
+void await(Pred pred) {
+  while (!pred()) std::this_thread::yield();
+}
+
+[[noreturn]] void run_attack(attack a, raw_map& m, std::atomic<std::uint64_t>& own, std::atomic<std::uint64_t>& other,
+                             bool own_is_head) {
+  std::mt19937_64 rng(0xbad + static_cast<unsigned>(a));
+  const std::uint64_t cap = capacity;
+  switch (a) {
+    case attack::backwards:
+      // head below tail / tail more than capacity behind head
+      own.store(own_is_head ? other.load() - 8 : other.load() - cap - 8, std::memory_order_release);
+      for (;;) ::pause();
+    case attack::past_capacity:
+      // head more than capacity ahead of tail / tail ahead of head
+      own.store(own_is_head ? other.load() + cap + 8 : other.load() + 8, std::memory_order_release);
+      for (;;) ::pause();
+    case attack::flipping:
+      for (;;) {
+        for (int k = 0; k < 4096; ++k) {
+          const std::uint64_t o = other.load(std::memory_order_acquire);
+          const std::uint64_t d = 8 * (rng() % (cap / 8 + 1));
+          own.store(own_is_head ? o + d : o - d, std::memory_order_release);
+        }
+        const std::uint64_t o = other.load(std::memory_order_acquire);
+        own.store(own_is_head ? o + cap + 8 + rng() % 4096 : o + 8 + rng() % 4096, std::memory_order_release);
+      }
+    case attack::scribble:
+      for (;;) {
+        auto* w = reinterpret_cast<std::uint64_t*>(m.data());
+        const std::size_t words = m.size() / sizeof(std::uint64_t);
+        for (int i = 0; i < 64; ++i) std::atomic_ref<std::uint64_t>(w[rng() % words]).store(rng(), std::memory_order_relaxed);
+        own.store(rng(), std::memory_order_release);
+      }
+  }
+  std::abort();
+}
+}  // namespace
+
+// args: name attack. Attaches as producer, sends the honest messages, waits until all were received, attacks head.
+SHMRING_CHILD(hostile_message_producer) {
+  auto p = message_producer::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i) p.send_string(honest_text(i));
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  const std::uint64_t end = h.head.value.load();
+  await([&] { return h.tail.value.load(std::memory_order_acquire) == end; });
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true);
+}
+
+// args: name attack. Attaches as consumer, receives and checks the honest messages, waits until the victim is
+// stuck for room, attacks tail. Exits 3 on a wrong message.
+SHMRING_CHILD(hostile_message_consumer) {
+  auto c = message_consumer::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i)
+    if (c.receive_string() != honest_text(i)) return 3;
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  // The victim is stuck for room once it found the ring full after our last receive, or is asleep waiting for
+  // room (it may have found it full before we read the counter, and then it sleeps until we act).
+  const std::uint64_t stalls = h.producer_stats.stalls.load();
+  await([&] { return h.producer_stats.stalls.load() > stalls || h.producer_wait.sleeping.load() != 0; });
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false);
+}
+
+TEST_CASE("a message consumer waiting on a ring whose producer turns hostile gets corrupted",
+          "[hardening][corruption][message]") {
+  const auto a = static_cast<attack>(GENERATE(0, 1, 2, 3));
+  CAPTURE(attack_name(a));
+  segment_guard g("hostile-msg-prod");
+  auto c = message_consumer::create(g.name(), capacity, opts());
+  child_process hostile("hostile_message_producer", {g.name(), std::to_string(static_cast<int>(a))});
+  for (std::uint64_t i = 0; i < honest; ++i) REQUIRE(c.receive_string() == honest_text(i));
+  std::uint64_t garbage = 0;
+  const errc e = code_of([&] {
+    for (;; ++garbage) (void)c.receive();
+  });
+  CAPTURE(garbage);
+  CHECK(e == errc::corrupted);
+  CHECK(c.corrupted());
+  hostile.kill_now();
+  CHECK_FALSE(c.try_receive().has_value());
+  CHECK(code_of([&] { (void)c.receive(); }) == errc::corrupted);
+}
+
+TEST_CASE("a message producer waiting on a ring whose consumer turns hostile gets corrupted",
+          "[hardening][corruption][message]") {
+  const auto a = static_cast<attack>(GENERATE(0, 1, 2, 3));
+  CAPTURE(attack_name(a));
+  segment_guard g("hostile-msg-cons");
+  auto p = message_producer::create(g.name(), capacity, opts());
+  child_process hostile("hostile_message_consumer", {g.name(), std::to_string(static_cast<int>(a))});
+  for (std::uint64_t i = 0; i < honest; ++i) p.send_string(honest_text(i));
+  std::uint64_t sent_after = 0;
+  const errc e = code_of([&] {
+    for (;; ++sent_after) p.send_string(honest_text(sent_after));
+  });
+  CAPTURE(sent_after);
+  CHECK(e == errc::corrupted);
+  CHECK(p.corrupted());
+  hostile.kill_now();
+  CHECK_FALSE(p.try_send_string("after"));
+  CHECK(code_of([&] { p.send_string("after"); }) == errc::corrupted);
+}
