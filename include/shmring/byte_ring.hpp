@@ -297,14 +297,6 @@ class record_writer {
   /// Anyone. The largest payload of one record (and of one reservation).
   [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
 
-  /// Anyone. Bytes a whole message of n payload bytes occupies in an empty ring (all fragments, worst-case
-  /// padding excluded).
-  [[nodiscard]] std::uint64_t footprint(std::uint64_t n) const noexcept {
-    if (max_payload_ == 0) return ~std::uint64_t{0};
-    const std::uint64_t full = n / max_payload_, rest = n % max_payload_;
-    return full * record::size_of(max_payload_) + (rest != 0 || n == 0 ? record::size_of(rest) : 0);
-  }
-
  private:
   std::uint64_t free_at(std::uint64_t pos) const noexcept { return capacity_ - (pos - cached_tail_); }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -42,6 +43,9 @@ std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
+
+static_assert(std::is_nothrow_move_constructible_v<message_producer> &&
+              std::is_nothrow_move_constructible_v<message_consumer>);
 
 struct point {
   std::int32_t id;
@@ -183,6 +187,14 @@ TEST_CASE("zero copy: reserve in place, commit or abandon; read in place, releas
   c.release();
   REQUIRE(c.received() == 2);
   REQUIRE(p.sent() == 2);
+
+  // Both sides move (into a container, out of a function) and keep working.
+  std::vector<message_producer> ps;
+  ps.push_back(std::move(p));
+  std::vector<message_consumer> cs;
+  cs.push_back(std::move(c));
+  ps[0].send_string("moved");
+  REQUIRE(cs[0].receive_string() == "moved");
 }
 
 TEST_CASE("limits: capacity, first index, payloads over 1 GiB, the wrong kind of ring", "[message]") {
