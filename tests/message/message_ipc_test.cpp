@@ -1,5 +1,6 @@
 // Message rings between real processes: a million seeded random-size messages each checked for its sequence and
-// CRC-32, messages larger than the ring, and producers and consumers killed in the middle of a fragmented message.
+// CRC-32, messages larger than the ring, producers and consumers killed in the middle of a fragmented message, and
+// status() read by a third process that only looks.
 #include <catch2/catch.hpp>
 
 #include <shmring/shmring.hpp>
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <cstdio>
 #include <string>
@@ -269,4 +271,32 @@ TEST_CASE("a consumer killed while reassembling: its successor skips the rest an
   REQUIRE(s.aborted == 1);
   REQUIRE(s.dropped == 1);
   REQUIRE(s.producer.messages == 1);
+}
+
+SHMRING_CHILD(status_reader) {
+  // args: name, expected messages in the ring, expected producer messages. Only opens the segment to look.
+  const auto s = shmring::status(args.at(0));
+  const bool ok = s.messages_in_ring == std::stoull(args.at(1)) && s.producer.messages == std::stoull(args.at(2)) &&
+                  s.producer.alive && s.consumer.alive && !s.producer.dead() && s.kind == shmring::segment_kind::message;
+  if (!ok) std::fprintf(stderr, "%s", shmring::to_string(s).c_str());
+  return ok ? 0 : 1;
+}
+
+TEST_CASE("a third process reads status() without attaching or writing anything", "[message][status][ipc]") {
+  segment_guard g("msg-status-third");
+  auto p = message_producer::create(g.name(), 4096);
+  auto c = message_consumer::open(g.name());
+  for (int i = 0; i < 7; ++i) p.send_string("seven");
+  REQUIRE(c.try_receive().has_value());
+  msgtest::raw_segment raw(g.name());
+  std::vector<std::byte> before(sizeof(shmring::layout::header));
+  std::memcpy(before.data(), &raw.header(), before.size());
+
+  shmring_test::child_process reader("status_reader", {g.name(), "6", "7"});
+  REQUIRE(reader.wait() == 0);
+
+  // Not one byte of the header changed: no attach count, no lock state, no counter.
+  REQUIRE(std::memcmp(before.data(), &raw.header(), before.size()) == 0);
+  REQUIRE(c.producer_state() == shmring::peer_state::alive);
+  REQUIRE(p.consumer_state() == shmring::peer_state::alive);
 }
