@@ -64,6 +64,7 @@ enum class message_flags : std::uint8_t {
   last_fragment = record::flag_last_fragment,
 };
 
+/// Flag sets combine and intersect like bit masks.
 constexpr message_flags operator|(message_flags a, message_flags b) noexcept {
   return static_cast<message_flags>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
 }
@@ -76,8 +77,8 @@ constexpr bool has(message_flags f, message_flags which) noexcept { return (f & 
 
 /// What a received message carried, besides its payload.
 struct message_info {
-  message_type type = message_type::data;
-  message_flags flags = message_flags::none;
+  message_type type = message_type::data;     ///< as sent
+  message_flags flags = message_flags::none;  ///< as sent (urgent, compressed, encrypted)
   std::uint64_t sequence = 0;      ///< per ring, from 0; consecutive unless a producer gave a message up
   std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC (steady_clock on Linux) when the send began
   std::size_t length = 0;          ///< payload bytes
@@ -91,8 +92,8 @@ struct message_info {
 
 /// A received message that owns its payload.
 struct message {
-  message_type type = message_type::data;
-  message_flags flags = message_flags::none;
+  message_type type = message_type::data;     ///< as sent
+  message_flags flags = message_flags::none;  ///< as sent (urgent, compressed, encrypted)
   std::uint64_t sequence = 0;      ///< per ring, from 0; consecutive unless a producer gave a message up
   std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC when the send began
   std::vector<std::byte> payload;
@@ -111,7 +112,7 @@ struct message {
 
 /// A received message in place (zero copy): valid until message_consumer::release() (or the consumer's end).
 struct message_view {
-  message_info info;
+  message_info info;                   ///< type, flags, sequence, timestamp, length
   std::span<const std::byte> payload;  ///< 8-byte aligned; in the ring, or in the consumer's reassembly buffer
 
   /// The payload as characters.
@@ -193,6 +194,7 @@ class message_producer {
     return message_producer(detail::endpoint::open_or_create(name, side::producer, detail::message_expectation(capacity), o));
   }
 
+  /// Moves the attachment; the moved-from object is unusable (only destructible).
   message_producer(message_producer&&) noexcept = default;
 
   // ------------------------------------------------------------------------------------------ copying sends
@@ -447,6 +449,7 @@ class message_consumer {
     return message_consumer(detail::endpoint::open_or_create(name, side::consumer, detail::message_expectation(capacity), o));
   }
 
+  /// Moves the attachment (and a message held by try_read()); the moved-from object is unusable.
   message_consumer(message_consumer&&) noexcept = default;
 
   // ------------------------------------------------------------------------------------------ owning copies
