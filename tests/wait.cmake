@@ -12,6 +12,9 @@ target_include_directories(wait_timeout_test PRIVATE ${SHMRING_WAIT_DIR})
 shmring_test(wait_peer_death_test SOURCES wait/peer_death_test.cpp LABELS ipc stress TIMEOUT 300)
 target_include_directories(wait_peer_death_test PRIVATE ${SHMRING_WAIT_DIR})
 
+shmring_test(wait_message_test SOURCES wait/message_wait_test.cpp LABELS ipc stress TIMEOUT 240)
+target_include_directories(wait_message_test PRIVATE ${SHMRING_WAIT_DIR})
+
 # The scanning remove_stale() judges every shmring segment of this user, and other tests make segments that
 # look abandoned on purpose: run these alone.
 add_executable(wait_stale_test wait/stale_test.cpp)
@@ -26,4 +29,9 @@ if(SHMRING_SOAK)
   target_link_libraries(wait_peer_death_soak PRIVATE shmring_test_main shmring_warnings)
   target_include_directories(wait_peer_death_soak PRIVATE ${SHMRING_WAIT_DIR})
   catch_discover_tests(wait_peer_death_soak TEST_PREFIX "soak: " PROPERTIES LABELS "soak" TIMEOUT 3600)
+  add_executable(wait_message_soak wait/message_wait_test.cpp)
+  target_compile_definitions(wait_message_soak PRIVATE SHMRING_KILLS=1000)
+  target_link_libraries(wait_message_soak PRIVATE shmring_test_main shmring_warnings)
+  target_include_directories(wait_message_soak PRIVATE ${SHMRING_WAIT_DIR})
+  catch_discover_tests(wait_message_soak TEST_PREFIX "soak: " PROPERTIES LABELS "soak" TIMEOUT 3600)
 endif()
