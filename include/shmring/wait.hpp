@@ -20,7 +20,10 @@
 // at once (the futex compares seq under the kernel's lock) or is woken. Hence: either S sees the data at S4,
 // or W wakes S. The cost is paid by the side going to sleep (~0.3-0.5 us), never by a push or pop.
 // Where membarrier is unavailable (old kernel, seccomp), S5 uses a short timeout (fallback_sleep) instead, so
-// a missed wake-up costs at most that long; correctness never depends on it.
+// a missed wake-up costs at most that long; correctness never depends on it. The barrier reaches only processes
+// that registered (every attach does; the registration survives fork and is dropped by exec, which attaches
+// again): a peer process that could not register is not covered by our S3, and a wake-up it misses then costs
+// at most the liveness interval, which bounds every sleep.
 // Every sleep is also bounded by the liveness interval so a dead peer is noticed promptly.
 #pragma once
 
