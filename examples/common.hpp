@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -18,7 +19,12 @@
 #include <shmring/wait.hpp>
 
 #include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
+
 
 namespace example {
 
@@ -167,6 +173,31 @@ inline void run_mode(const args& a, const char* self, const char* other, int arg
   v.push_back(nullptr);
   ::execv(path.c_str(), v.data());
   throw std::runtime_error("could not start " + path);
+}
+
+/// Starts this program again with args (a peer or worker process); returns its pid.
+inline pid_t spawn_self(const std::vector<std::string>& args) {
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+  exe[n] = '\0';
+  std::vector<std::string> argv_s{exe};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, exe, nullptr, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("posix_spawn failed");
+  return pid;
+}
+
+/// Waits for pid to exit: its exit code, or 128 + the signal that killed it, or -1.
+inline int wait_exit(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 }  // namespace example

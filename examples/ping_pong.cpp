@@ -67,28 +67,8 @@ int run_pong(const example::args& a) {
   return 0;
 }
 
-pid_t spawn_self(const std::vector<std::string>& args) {
-  char exe[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
-  exe[n] = '\0';
-  std::vector<std::string> argv_s{exe};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  if (::posix_spawn(&pid, exe, nullptr, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("posix_spawn failed");
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
+using example::spawn_self;
+using example::wait_exit;
 
 // One policy: creates both rings, starts pong, times the round trips. False if anything went wrong.
 bool run_policy(const example::args& a, shmring::wait_policy policy) {
