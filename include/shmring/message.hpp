@@ -1,7 +1,7 @@
 // shmring: message_producer and message_consumer, variable-length messages between two processes.
 // May touch: its own endpoint (attach/detach), the framed-record ring over the segment's data area (byte_ring.hpp),
 // the wait lines (notify on every publish, sleep in waiting calls), its own stats line, and the monotonic clock
-// (one read per message sent, for the record's timestamp).
+// (one read per message sent, for the record's timestamp, unless options::timestamps is false).
 //
 // RESTARTS (docs/layout.md, "Message ring data area", has the record-level rules)
 // - A message is consumed when the consumer releases it (try_receive/receive release at once; read() holds it
@@ -80,7 +80,8 @@ struct message_info {
   message_type type = message_type::data;     ///< as sent
   message_flags flags = message_flags::none;  ///< as sent (urgent, compressed, encrypted)
   std::uint64_t sequence = 0;      ///< per ring, from 0; consecutive unless a producer gave a message up
-  std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC (steady_clock on Linux) when the send began
+  std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC (steady_clock on Linux) when the send began; 0 from a
+                                   ///< producer made with options::timestamps = false
   std::size_t length = 0;          ///< payload bytes
 
   /// The timestamp as a steady_clock time point (libstdc++ and libc++ use CLOCK_MONOTONIC on Linux).
@@ -95,7 +96,7 @@ struct message {
   message_type type = message_type::data;     ///< as sent
   message_flags flags = message_flags::none;  ///< as sent (urgent, compressed, encrypted)
   std::uint64_t sequence = 0;      ///< per ring, from 0; consecutive unless a producer gave a message up
-  std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC when the send began
+  std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC when the send began (0 without options::timestamps)
   std::vector<std::byte> payload;
 
   /// The payload as characters (no copy; valid while the message lives).
@@ -133,6 +134,12 @@ inline std::uint64_t monotonic_ns() noexcept {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
+
+/// The record timestamp of a producer made with options::timestamps = false.
+inline std::uint64_t no_timestamp() noexcept { return 0; }
+
+/// A producer's record clock: monotonic_ns, or no_timestamp when options::timestamps is false.
+using record_clock = std::uint64_t (*)() noexcept;
 
 inline void check_message_create(std::string_view name, std::uint64_t capacity, const options& o) {
   if (capacity < min_message_capacity && capacity != 0)
@@ -206,7 +213,7 @@ class message_producer {
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         &detail::monotonic_ns))) {
+                                         clock_))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -296,7 +303,7 @@ class message_producer {
   void commit(std::size_t size, message_type t = message_type::data, message_flags f = message_flags::none) noexcept {
     if (!writer_.reservation_open()) return;
     size = static_cast<std::size_t>(std::min<std::uint64_t>(size, writer_.reservation_size()));
-    writer_.commit(size, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), detail::monotonic_ns());
+    writer_.commit(size, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), clock_());
     notify_peer();
     count(size);
   }
@@ -338,7 +345,8 @@ class message_producer {
                 ep_.header().attach.producer.attach_count.load(std::memory_order_relaxed) > 1,
                 &detail::stat_word(ep_.my_stats(), detail::stats_word::next_sequence)),
         peer_wait_(&ep_.peer_wait()),
-        stats_(&ep_.my_stats()) {
+        stats_(&ep_.my_stats()),
+        clock_(ep_.opts().timestamps ? &detail::monotonic_ns : &detail::no_timestamp) {
     if (writer_.corrupted())
       throw error(errc::corrupted, ep_.name(), "the ring's indices are out of range or not multiples of 8");
   }
@@ -353,7 +361,7 @@ class message_producer {
     if (SHMRING_UNLIKELY(writer_.reservation_open()))
       throw error(errc::invalid_argument, ep_.name(), "send while a reservation is open: commit() or abandon() it first");
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         &detail::monotonic_ns))) {
+                                         clock_))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -365,7 +373,7 @@ class message_producer {
                                   std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
     record_writer::outgoing o{payload.data(), payload.size(), static_cast<std::uint32_t>(t),
-                              static_cast<std::uint8_t>(f), detail::monotonic_ns()};
+                              static_cast<std::uint8_t>(f), clock_()};
     for (;;) {
       bool published = false;
       const record_writer::progress p = writer_.write_some(o, published);
@@ -424,6 +432,7 @@ class message_producer {
   record_writer writer_;
   layout::wait_line* peer_wait_;  // where the consumer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters
+  detail::record_clock clock_;    // the records' timestamp: options::timestamps
 };
 
 /// The consuming side of a message ring. Only one may be attached to a segment at a time; one thread uses it.

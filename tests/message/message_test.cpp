@@ -88,6 +88,51 @@ TEST_CASE("type, flags, sequence and timestamp arrive as sent", "[message]") {
   REQUIRE_FALSE(c.try_receive().has_value());
 }
 
+TEST_CASE("options::timestamps = false sends 0 on every path and changes nothing else", "[message]") {
+  segment_guard g("msg-no-ts");
+  shmring::options o;
+  o.timestamps = false;
+  auto p = message_producer::create(g.name(), 4096, o);
+  auto c = message_consumer::open(g.name());  // the consumer's own option is irrelevant: the producer stamps
+  const std::string small = "small";
+  const std::string large(10000, 'x');  // over the 4 KiB ring: the fragmenting slow path
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 3; ++round) {
+    REQUIRE(p.try_send_string(small, message_type::control));
+    auto m = c.try_receive();
+    REQUIRE(m.has_value());
+    CHECK(m->timestamp_ns == 0);
+    CHECK(m->sequence == seq++);
+    CHECK(m->type == message_type::control);
+    CHECK(m->text() == small);
+
+    auto r = p.reserve(16);
+    std::memset(r.data(), 'z', r.size());
+    p.commit(16, message_type::heartbeat);
+    m = c.try_receive();
+    REQUIRE(m.has_value());
+    CHECK(m->timestamp_ns == 0);
+    CHECK(m->sequence == seq++);
+    CHECK(m->text() == std::string(16, 'z'));
+
+    std::thread t([&] { p.send_string(large); });
+    const auto big = c.receive();
+    t.join();
+    CHECK(big.timestamp_ns == 0);
+    CHECK(big.sequence == seq++);
+    CHECK(big.text() == large);
+  }
+  // A second producer with the default option stamps again: the choice is per producer, not per segment.
+  p.detach();
+  auto q = message_producer::open(g.name());
+  const std::uint64_t before = now_ns();
+  REQUIRE(q.try_send_string(small));
+  auto m = c.try_receive();
+  REQUIRE(m.has_value());
+  CHECK(m->timestamp_ns >= before);
+  CHECK(m->sequence == seq);
+}
+
 TEST_CASE("string and typed helpers round-trip; a typed receive refuses another size", "[message]") {
   segment_guard g("msg-helpers");
   auto c = message_consumer::create(g.name(), 4096);
