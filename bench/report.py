@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run shmring's benchmark suite and write the report.
+"""Run shmring's benchmark suite and write the report. Run it through bench/report, which installs what it needs.
 
 Builds the Release preset `bench` (unless --binary is given), runs every entry with producer and consumer pinned to
 two cores, repetitions interleaved at random so a change in machine load hits every entry alike, and writes:
@@ -8,9 +8,11 @@ two cores, repetitions interleaved at random so a change in machine load hits ev
                                             and the issue's targets, met or missed
   bench/results/*.png                       charts (gnuplot): throughput by message size, round-trip percentiles,
                                             8-byte element throughput
-It installs nothing. A missing tool is named with the Debian package that provides it.
+bench/report first installs the Debian packages this needs (cmake/deps.sh bench: compiler, CMake, Boost, Google
+Benchmark, atomic_queue, gnuplot, python3; apt-get as root, sudo otherwise) unless --no-install is given; a tool
+still missing then is named with the package that provides it.
 
-Usage: bench/report [--quick] [--binary PATH] [--filter REGEX] [--out DIR] [--from-json FILE]
+Usage: bench/report [--quick] [--no-install] [--binary PATH] [--filter REGEX] [--out DIR] [--from-json FILE]
 """
 import argparse
 import datetime
@@ -56,7 +58,7 @@ def check_tools(need_build):
                if (need_build or t not in ("cmake", "c++")) and shutil.which(t) is None]
     if missing:
         die("missing tools: " + ", ".join(missing) + ". Also needed to build: libbenchmark-dev libboost-dev "
-            "(and optionally libatomic-queue-dev). This script installs nothing.")
+            "(and optionally libatomic-queue-dev). (cmake/deps.sh bench installs them all.)")
 
 
 def build():
@@ -198,7 +200,7 @@ def fmt_ns(v):
 
 
 SIZES = [("64B", 64), ("1KiB", 1024), ("64KiB", 65536), ("1MiB", 1 << 20)]
-MSG_ORDER = ["shmring_copy", "shmring_zero_copy", "memcpy", "pipe", "unix_socket", "posix_mq", "bip_message_queue"]
+MSG_ORDER = ["shmring_copy", "shmring_copy_no_ts", "shmring_zero_copy", "memcpy", "pipe", "unix_socket", "posix_mq", "bip_message_queue"]
 
 
 def msg_peers(r):
@@ -218,6 +220,7 @@ ELEMENT_ROWS = [  # (entry, description)
     ("boost_spsc/thread/{s}/batch", "boost::lockfree::spsc_queue, 2 threads, push/pop of 64"),
     ("atomic_queue/thread/{s}", "atomic_queue (SPSC, maximize throughput), 2 threads"),
     ("msg/shmring_copy/process/{s}", "shmring message ring, send/receive (copying), 2 processes"),
+    ("msg/shmring_copy_no_ts/process/{s}", "shmring message ring, copying, producer with options::timestamps = false"),
     ("msg/shmring_zero_copy/process/{s}", "shmring message ring, zero-copy, 2 processes"),
     ("msg/pipe/process/{s}", "pipe, 2 processes, one write/read per message"),
     ("msg/unix_socket/process/{s}", "Unix socket pair (stream), 2 processes"),
@@ -349,7 +352,7 @@ def targets(r, lock_costs):
             None if not rt or not bt else rt <= bt, f"{fmt_ns(rt)} vs {fmt_ns(bt)}")
         add(f"round trip, processes ≤ 1.2x the faster cache-line bounce ({what})", fmt_ratio(ratio(rt, cl), 2),
             None if not rt or not cl else rt <= 1.2 * cl, f"{fmt_ns(rt)} vs {fmt_ns(cl)}")
-    for mine in ("typed/process/64B/wait", "msg/shmring_copy/process/64B"):
+    for mine in ("typed/process/64B/wait", "msg/shmring_copy/process/64B", "msg/shmring_copy_no_ts/process/64B"):
         if mine not in r.med:
             continue
         for peer in ("msg/pipe/process/64B", "msg/unix_socket/process/64B", "msg/posix_mq/process/64B",
@@ -528,7 +531,9 @@ def main():
     ap.add_argument("--filter", help="--benchmark_filter regex")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="output directory")
     ap.add_argument("--from-json", help="skip running: write the report from this JSON")
+    ap.add_argument("--no-install", action="store_true", help="install nothing; fail if a tool is missing")
     a = ap.parse_args()
+    # bench/report (the shell wrapper) has run cmake/deps.sh bench already unless --no-install was given.
     check_tools(need_build=not (a.binary or a.from_json))
     os.makedirs(a.out, exist_ok=True)
     if a.from_json:
