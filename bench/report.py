@@ -552,6 +552,8 @@ def main():
     pngs = charts(r, a.out)
     write_markdown(r, Results(data, "best"), a.out, os.path.relpath(json_path, a.out), pngs)
     print(f"bench/report: wrote {os.path.join(a.out, 'latest.md')}, {json_path} and {', '.join(pngs) or 'no charts'}")
+    if r.errors:  # a benchmark that reports an error failed its own checks (a wrong sequence number, a dead peer)
+        die("entries that failed: " + ", ".join(r.errors))
 
 
 if __name__ == "__main__":
