@@ -4,7 +4,7 @@
 // same order, after each single header field. Every time:
 //   - the segment is left behind, and an opener is refused with errc::not_ready once its open_timeout passes
 //     (it never hangs and never sees a half-made header);
-//   - a later create() reclaims it (the name holds a working ring afterwards, on a new object);
+//   - a later create() or open_or_create() reclaims it (the name holds a working ring afterwards, on a new object);
 //   - a ready segment is never reclaimed: errc::already_exists, even when its creator is dead.
 // A creator that is only stopped (SIGSTOP) while holding the admin lock is alive: openers and creators get
 // errc::not_ready and nothing is removed; after SIGCONT it finishes and its ring works. A creator stopped before
@@ -173,13 +173,32 @@ TEST_CASE("a creator killed at any step inside create() leaves a segment that is
   const ino_t abandoned = segment_inode(g.name());
   CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), quick()); }) == errc::not_ready);
   CHECK(code_of([&] { (void)producer<std::uint64_t>::open(g.name(), quick()); }) == errc::not_ready);
-  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open_or_create(g.name(), capacity, quick()); }) ==
-        errc::not_ready);
+  CHECK(segment_inode(g.name()) == abandoned);  // open never removes anything
   auto p = producer<std::uint64_t>::create(g.name(), capacity, quick());  // reclaims it
   CHECK(segment_inode(g.name()) != abandoned);
   check_ring_works(p, g.name());
   // The new segment is ready: it is never reclaimed.
   CHECK(code_of([&] { (void)consumer<std::uint64_t>::create(g.name(), capacity, quick()); }) == errc::already_exists);
+}
+
+TEST_CASE("open_or_create reclaims a segment whose creator died at any step, as create does", "[hardening][setup]") {
+  const auto step = static_cast<detail::creation_step>(GENERATE(range(0, 6)));
+  CAPTURE(step_name(step));
+  segment_guard g("die-ooc");
+  child_process creator("dying_creator", {g.name(), std::to_string(static_cast<int>(step))});
+  REQUIRE(creator.wait() == 128 + SIGKILL);
+  REQUIRE(segment_exists(g.name()));
+  const ino_t abandoned = segment_inode(g.name());
+  // The consumer side (a producer in check_ring_works must be free to attach): open finds it unready, create
+  // reclaims it, and the new ring is the consumer's.
+  auto c = consumer<std::uint64_t>::open_or_create(g.name(), capacity, quick());
+  CHECK(segment_inode(g.name()) != abandoned);
+  auto p = producer<std::uint64_t>::open_or_create(g.name(), capacity, quick());  // now it simply opens
+  for (std::uint64_t i = 0; i < 3 * capacity; ++i) {
+    REQUIRE(p.try_push(mix(i)));
+    REQUIRE(c.try_pop() == mix(i));
+  }
+  CHECK_FALSE(c.try_pop().has_value());
 }
 
 TEST_CASE("a creator killed after each header field leaves a segment that is refused, then reclaimed",
@@ -224,6 +243,8 @@ TEST_CASE("a creator stopped while holding the admin lock is alive: refused, not
   REQUIRE(ino != 0);
   CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), quick()); }) == errc::not_ready);
   CHECK(code_of([&] { (void)producer<std::uint64_t>::create(g.name(), capacity, quick()); }) == errc::not_ready);
+  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open_or_create(g.name(), capacity, quick()); }) ==
+        errc::not_ready);
   CHECK(segment_inode(g.name()) == ino);  // nothing was removed
   REQUIRE(::kill(creator.pid(), SIGCONT) == 0);
   REQUIRE(creator.wait() == 0);  // it finished creating and pushed its 50 values

@@ -181,17 +181,22 @@ class endpoint {
   }
 
   /// Opens the segment if it exists, creates it otherwise (races with another open_or_create are resolved).
+  /// A segment that stays not ready for open_timeout is handed to create(), which reclaims it if its creator
+  /// died setting it up (so this may take twice open_timeout); a live creator still holding it gives not_ready.
   static endpoint open_or_create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     for (int attempt = 0;; ++attempt) {
+      bool unready = false;
       try {
         return open(name, s, e, o);
       } catch (const error& x) {
-        if (x.code() != errc::not_found || attempt >= 8) throw;
+        // Once only: a segment that becomes ready meanwhile sends us round again, and must then open.
+        unready = x.code() == errc::not_ready && attempt == 0;
+        if (!unready && (x.code() != errc::not_found || attempt >= 8)) throw;
       }
       try {
         return create(name, s, e, o);
       } catch (const error& x) {
-        if (x.code() != errc::already_exists || attempt >= 8) throw;
+        if (x.code() != errc::already_exists || attempt >= 8) throw;  // not_ready: its creator is alive
       }
     }
   }
