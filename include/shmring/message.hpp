@@ -19,6 +19,7 @@
 
 #include <shmring/byte_ring.hpp>
 #include <shmring/config.hpp>
+#include <shmring/detail/copy.hpp>
 #include <shmring/detail/endpoint.hpp>
 #include <shmring/error.hpp>
 #include <shmring/layout.hpp>
@@ -680,7 +681,7 @@ class message_consumer {
   message_info copy_out(std::span<std::byte> out) noexcept {
     const message_info i = info();
     if (i.length > out.size()) return i;  // not consumed: the caller retries with a larger buffer
-    if (i.length != 0) std::memcpy(out.data(), reader_.payload().data(), i.length);
+    if (i.length != 0) detail::copy_from_peer(out.data(), reader_.payload().data(), i.length);
     finish();
     return i;
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <shmring/config.hpp>
+#include <shmring/detail/copy.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -163,8 +164,8 @@ class ring {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(avail, out.size()));
     if (n == 0) return 0;
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity_ - (t & mask_)));
-    std::memcpy(static_cast<void*>(out.data()), slots_ + (t & mask_), first * sizeof(T));
-    std::memcpy(static_cast<void*>(out.data() + first), slots_, (n - first) * sizeof(T));
+    detail::copy_from_peer(static_cast<void*>(out.data()), slots_ + (t & mask_), first * sizeof(T));
+    detail::copy_from_peer(static_cast<void*>(out.data() + first), slots_, (n - first) * sizeof(T));
     release(n);
     return n;
   }
