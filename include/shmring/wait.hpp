@@ -154,10 +154,12 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
                                         const wait_options& o, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
   for (std::uint32_t i = 0; i < o.spin_iterations; ++i) {
+    // Pause first: the caller has just found nothing, and polling again at once only pulls the peer's index
+    // line away from the peer that is about to write it.
+    detail::cpu_relax();
     const poll_result r = poll();
     if (r == poll_result::ready) return wait_status::ready;
     if (r == poll_result::corrupted) return wait_status::corrupted;
-    detail::cpu_relax();
   }
   clock::time_point next_liveness = clock::now();
   const auto interval = o.liveness_interval > std::chrono::nanoseconds::zero() ? o.liveness_interval
