@@ -142,6 +142,7 @@ class Results:
             name = b["run_name"].replace("/real_time", "")
             runs.setdefault(name, []).append(b)
         self.stat = stat
+        self.raw = runs  # every repetition of every entry, by name
         self.errors = sorted({b["run_name"] for b in data["benchmarks"] if b.get("error_occurred")})
         self.reps = {k: len(v) for k, v in runs.items()}
         self.med = {}
@@ -477,6 +478,24 @@ plot 'throughput_8B.dat' using 2:xtic(1)
     return made
 
 
+def copy_table(r):
+    """glibc memcpy against copy_from_peer for each size; empty when the run has no copy_out entries."""
+    rows = []
+    for label, _ in SIZES:
+        if not any(k.startswith("copy_out/") and k.endswith("/" + label) for k in r.med):
+            continue
+        cells = []
+        for how in ("glibc_memcpy", "copy_from_peer"):
+            name = f"copy_out/thread/{how}/{label}"
+            vals = [b["bytes_per_second"] for b in r.raw.get(name, [])]
+            cells.append("n/a" if not vals else
+                         f"{fmt_bytes(r.bytes(name))} ({fmt_bytes(min(vals))} - {fmt_bytes(max(vals))})")
+        rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    if not rows:
+        return ""
+    return "\n".join(["| message | glibc memcpy | copy_from_peer |", "|---|---:|---:|"] + rows)
+
+
 def write_markdown(r, best, outdir, json_name, pngs):
     c = r.context
     load = c.get("load_before", "?")
@@ -519,6 +538,12 @@ def write_markdown(r, best, outdir, json_name, pngs):
     md += ["## Round trip", "", rtt_table(r), ""]
     if lock_md:
         md += ["## Locks (one iteration: lock, increment, unlock)", "", lock_md, ""]
+    ct = copy_table(r)
+    if ct:
+        md += ["## Copying a message out of the ring (why copy_from_peer)", "",
+               "A consumer thread copies each message, just written by the producer on the other core, into its own "
+               "buffer: with glibc's memcpy, or with shmring's `detail::copy_from_peer` (bench/copy_bench.cpp). "
+               "Median and the slowest and fastest repetition.", "", ct, ""]
     md += ["## Charts", ""] + [f"![{p}]({p})" for p in pngs] + [""]
     with open(os.path.join(outdir, "latest.md"), "w") as f:
         f.write("\n".join(md))
