@@ -155,6 +155,39 @@ TEST_CASE("batches of every size at every wrap offset keep order", "[ring][batch
   }
 }
 
+TEST_CASE("large batches (the consumer's own copy loop) keep order across the wrap", "[ring][batch]") {
+  // pop_n copies 2 KiB and more with detail::copy_from_peer: batches of 8-byte and 64-byte elements from below that
+  // to the whole ring, split at the end of the buffer at every offset a batch of that size can leave.
+  heap_ring<std::uint64_t> r(1024);  // 8 KiB of slots
+  std::uint64_t next_in = 0, next_out = 0;
+  for (const std::size_t batch : {255u, 256u, 257u, 700u, 1023u, 1024u}) {
+    std::vector<std::uint64_t> in(batch), out(batch);
+    for (int round = 0; round < 40; ++round) {
+      for (auto& v : in) v = next_in++ * 0x9e3779b97f4a7c15ull;
+      REQUIRE(r.try_push_n(in) == batch);
+      REQUIRE(r.try_pop_n(out) == batch);
+      for (const std::uint64_t v : out) REQUIRE(v == next_out++ * 0x9e3779b97f4a7c15ull);
+    }
+  }
+  heap_ring<big> rb(64);  // 4 KiB of slots
+  std::uint64_t seq = 0, expect = 0;
+  std::vector<big> in(45), out(45);  // 2880 bytes: over the copy loop's threshold
+  for (int round = 0; round < 64; ++round) {
+    for (auto& b : in) {
+      b.seq = seq;
+      for (std::uint64_t k = 0; k < 6; ++k) b.body[k] = seq * 7 + k;
+      b.check = ~seq++;
+    }
+    REQUIRE(rb.try_push_n(in) == in.size());
+    REQUIRE(rb.try_pop_n(out) == out.size());
+    for (const big& b : out) {
+      REQUIRE(b.seq == expect);
+      for (std::uint64_t k = 0; k < 6; ++k) REQUIRE(b.body[k] == expect * 7 + k);
+      REQUIRE(b.check == ~expect++);
+    }
+  }
+}
+
 TEST_CASE("indices starting near 2^64 survive the wrap of the counter", "[ring][wrap]") {
   const std::uint64_t start = std::numeric_limits<std::uint64_t>::max() - 5;
   heap_ring<std::uint64_t> r(4, start);
