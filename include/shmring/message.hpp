@@ -136,11 +136,6 @@ inline std::uint64_t monotonic_ns() noexcept {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-/// The record timestamp of a producer made with options::timestamps = false.
-inline std::uint64_t no_timestamp() noexcept { return 0; }
-
-/// A producer's record clock: monotonic_ns, or no_timestamp when options::timestamps is false.
-using record_clock = std::uint64_t (*)() noexcept;
 
 inline void check_message_create(std::string_view name, std::uint64_t capacity, const options& o) {
   if (capacity < min_message_capacity && capacity != 0)
@@ -196,7 +191,9 @@ class message_producer {
   static message_producer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
     return message_producer(detail::endpoint::open(name, side::producer, detail::message_expectation(capacity), o));
   }
-  /// Opens the message ring, or creates it with capacity bytes if there is none.
+  /// Opens the message ring, or creates it with capacity bytes if there is none. A segment whose creator died
+  /// while setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live
+  /// creator still setting it up gives errc::not_ready.
   static message_producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     detail::check_message_create(name, capacity, o);
     return message_producer(detail::endpoint::open_or_create(name, side::producer, detail::message_expectation(capacity), o));
@@ -214,7 +211,7 @@ class message_producer {
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         clock_))) {
+                                         [this] { return stamp(); }))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -300,11 +297,11 @@ class message_producer {
   }
 
   /// Producer thread only. Wait-free. Publishes the first `size` bytes of the reservation (at most its size) as one
-  /// message, timestamped now, and wakes a sleeping consumer. Does nothing if no reservation is open.
+  /// message, timestamped now (unless options::timestamps is false), and wakes a sleeping consumer. Does nothing if no reservation is open.
   void commit(std::size_t size, message_type t = message_type::data, message_flags f = message_flags::none) noexcept {
     if (!writer_.reservation_open()) return;
     size = static_cast<std::size_t>(std::min<std::uint64_t>(size, writer_.reservation_size()));
-    writer_.commit(size, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), clock_());
+    writer_.commit(size, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), stamp());
     notify_peer();
     count(size);
   }
@@ -347,10 +344,13 @@ class message_producer {
                 &detail::stat_word(ep_.my_stats(), detail::stats_word::next_sequence)),
         peer_wait_(&ep_.peer_wait()),
         stats_(&ep_.my_stats()),
-        clock_(ep_.opts().timestamps ? &detail::monotonic_ns : &detail::no_timestamp) {
+        timestamps_(ep_.opts().timestamps) {
     if (writer_.corrupted())
       throw error(errc::corrupted, ep_.name(), "the ring's indices are out of range or not multiples of 8");
   }
+
+  /// A record's timestamp: the monotonic clock, or 0 for a producer made with options::timestamps = false.
+  [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::monotonic_ns() : 0; }
 
   void count(std::uint64_t bytes) noexcept {
     detail::bump(stats_->messages);
@@ -362,7 +362,7 @@ class message_producer {
     if (SHMRING_UNLIKELY(writer_.reservation_open()))
       throw error(errc::invalid_argument, ep_.name(), "send while a reservation is open: commit() or abandon() it first");
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         clock_))) {
+                                         [this] { return stamp(); }))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -374,7 +374,7 @@ class message_producer {
                                   std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
     record_writer::outgoing o{payload.data(), payload.size(), static_cast<std::uint32_t>(t),
-                              static_cast<std::uint8_t>(f), clock_()};
+                              static_cast<std::uint8_t>(f), stamp()};
     for (;;) {
       bool published = false;
       const record_writer::progress p = writer_.write_some(o, published);
@@ -433,7 +433,7 @@ class message_producer {
   record_writer writer_;
   layout::wait_line* peer_wait_;  // where the consumer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters
-  detail::record_clock clock_;    // the records' timestamp: options::timestamps
+  bool timestamps_;               // options::timestamps: whether stamp() reads the clock
 };
 
 /// The consuming side of a message ring. Only one may be attached to a segment at a time; one thread uses it.
@@ -453,7 +453,9 @@ class message_consumer {
   static message_consumer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
     return message_consumer(detail::endpoint::open(name, side::consumer, detail::message_expectation(capacity), o));
   }
-  /// Opens the message ring, or creates it with capacity bytes if there is none.
+  /// Opens the message ring, or creates it with capacity bytes if there is none. A segment whose creator died
+  /// while setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live
+  /// creator still setting it up gives errc::not_ready.
   static message_consumer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     detail::check_message_create(name, capacity, o);
     return message_consumer(detail::endpoint::open_or_create(name, side::consumer, detail::message_expectation(capacity), o));

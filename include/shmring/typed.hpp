@@ -70,7 +70,9 @@ class producer {
   static producer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
     return producer(detail::endpoint::open(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens the segment, or creates it with capacity elements if there is none.
+  /// Opens the segment, or creates it with capacity elements if there is none. A segment whose creator died while
+  /// setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live creator
+  /// still setting it up gives errc::not_ready.
   static producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     return producer(detail::endpoint::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
@@ -210,7 +212,9 @@ class consumer {
   static consumer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
     return consumer(detail::endpoint::open(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens the segment, or creates it with capacity elements if there is none.
+  /// Opens the segment, or creates it with capacity elements if there is none. A segment whose creator died while
+  /// setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live creator
+  /// still setting it up gives errc::not_ready.
   static consumer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     return consumer(detail::endpoint::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }

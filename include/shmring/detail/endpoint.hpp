@@ -55,7 +55,7 @@ struct options {
   /// create only: the index of the first element or byte (tests start near 2^64 to prove the wrap-around).
   std::uint64_t first_index = 0;
   /// Message producers only: stamp each record with CLOCK_MONOTONIC in ns (one vDSO clock read per message, 20-60
-  /// ns: most of the cost of a small send). false stores 0 instead. Each producer decides for the records it sends.
+  /// ns: about half the cost of a 64-byte send). false stores 0 instead. Each producer decides for its records.
   bool timestamps = true;
 };
 
@@ -182,7 +182,8 @@ class endpoint {
 
   /// Opens the segment if it exists, creates it otherwise (races with another open_or_create are resolved).
   /// A segment that stays not ready for open_timeout is handed to create(), which reclaims it if its creator
-  /// died setting it up (so this may take twice open_timeout); a live creator still holding it gives not_ready.
+  /// died setting it up (so this takes at least twice open_timeout); a live creator still holding it gives
+  /// not_ready. Races (the segment removed or made ready meanwhile) send it round again: at most 8 rounds.
   static endpoint open_or_create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     for (int attempt = 0;; ++attempt) {
       bool unready = false;
