@@ -28,11 +28,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEEDS = {  # tool -> Debian package
-    "cmake": "cmake",
+NEEDS = {  # tool needed to build the suite -> Debian package. Optional: git (the commit is then "unknown") and
+    "cmake": "cmake",  # gnuplot (no charts, said on stderr).
     "c++": "g++",
-    "git": "git",
-    "gnuplot": "gnuplot-nox",
 }
 
 
@@ -54,8 +52,7 @@ def out(cmd, default=""):
 
 
 def check_tools(need_build):
-    missing = [f"{t} (apt install {p})" for t, p in NEEDS.items()
-               if (need_build or t not in ("cmake", "c++")) and shutil.which(t) is None]
+    missing = [f"{t} (apt install {p})" for t, p in NEEDS.items() if need_build and shutil.which(t) is None]
     if missing:
         die("missing tools: " + ", ".join(missing) + ". Also needed to build: libbenchmark-dev libboost-dev "
             "(and optionally libatomic-queue-dev). (cmake/deps.sh bench installs them all.)")
@@ -480,10 +477,12 @@ plot 'throughput_8B.dat' using 2:xtic(1)
 
 def copy_table(r):
     """glibc memcpy against copy_from_peer for each size; empty when the run has no copy_out entries."""
+    def size_of(label):
+        n = int(re.match(r"\d+", label).group())
+        return n << 20 if label.endswith("MiB") else n << 10 if label.endswith("KiB") else n
+
     rows = []
-    for label, _ in SIZES:
-        if not any(k.startswith("copy_out/") and k.endswith("/" + label) for k in r.med):
-            continue
+    for label in sorted({k.rsplit("/", 1)[1] for k in r.med if k.startswith("copy_out/")}, key=size_of):
         cells = []
         for how in ("glibc_memcpy", "copy_from_peer"):
             name = f"copy_out/thread/{how}/{label}"
