@@ -13,6 +13,7 @@ Benchmark, atomic_queue, gnuplot, python3; apt-get as root, sudo otherwise) unle
 still missing then is named with the package that provides it.
 
 Usage: bench/report [--quick] [--no-install] [--binary PATH] [--filter REGEX] [--out DIR] [--from-json FILE]
+       bench/report --history FILE...   (the targets across several runs, into history.md)
 """
 import argparse
 import datetime
@@ -184,7 +185,7 @@ def fmt_rate(v, unit=""):
     if v is None:
         return "n/a"
     for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if v >= div:
+        if float(f"{v:.3g}") >= div:  # round first: 999,970 is "1 M", not "1e+03 k"
             return f"{v / div:.3g} {suf}{unit}"
     return f"{v:.3g} {unit}"
 
@@ -548,6 +549,38 @@ def write_markdown(r, best, outdir, json_name, pngs):
         f.write("\n".join(md))
 
 
+def write_history(paths, outdir):
+    """One table of the targets' medians across several runs (JSON files), oldest first: how far the machine moves
+    them. Written to history.md in outdir."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        r = Results(data, "median")
+        runs.append((data["context"].get("commit", "?")[:7], data["context"].get("date", "?"), path,
+                     targets(r, lock_table(r)[1])))
+    runs.sort(key=lambda x: x[1])
+    head = "| target | " + " | ".join(f"`{c}`" for c, _, _, _ in runs) + " |"
+    lines = ["# shmring benchmark history", "",
+             "The targets of issue 5, median of each run, one column per run (oldest first). Every column is a full "
+             "`bench/report` run on the same machine; the commit differs, and so does the host's placement of the "
+             "two vCPUs. ✓ met, ✗ missed. Written by `bench/report --history FILE...`.", "",
+             "| run | date | raw data |", "|---|---|---|"]
+    lines += [f"| `{c}` | {d} | [{os.path.basename(p)}]({os.path.relpath(p, outdir)}) |" for c, d, p, _ in runs]
+    lines += ["", head, "|---|" + "---:|" * len(runs)]
+    names = [t[0] for t in runs[-1][3]]
+    for name in names:
+        cells = []
+        for _, _, _, ts in runs:
+            hit = next((t for t in ts if t[0] == name), None)
+            mark = {"met": " ✓", "missed": " ✗"}.get(hit[2], "") if hit else ""
+            cells.append("n/a" if hit is None or hit[2] == "not measured" else f"{hit[1]}{mark}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    with open(os.path.join(outdir, "history.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"bench/report: wrote {os.path.join(outdir, 'history.md')} from {len(runs)} runs")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smoke run: tiny min_time, 1 repetition")
@@ -556,7 +589,13 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="output directory")
     ap.add_argument("--from-json", help="skip running: write the report from this JSON")
     ap.add_argument("--no-install", action="store_true", help="install nothing; fail if a tool is missing")
+    ap.add_argument("--history", nargs="+", metavar="JSON",
+                    help="run nothing: write history.md, the targets across these runs' JSON files")
     a = ap.parse_args()
+    if a.history:
+        os.makedirs(a.out, exist_ok=True)
+        write_history(a.history, a.out)
+        return
     # bench/report (the shell wrapper) has run cmake/deps.sh bench already unless --no-install was given.
     check_tools(need_build=not (a.binary or a.from_json))
     os.makedirs(a.out, exist_ok=True)
