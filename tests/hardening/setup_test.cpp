@@ -253,6 +253,28 @@ TEST_CASE("a creator stopped while holding the admin lock is alive: refused, not
   CHECK_FALSE(c.try_pop().has_value());
 }
 
+TEST_CASE("open_or_create reclaims from a creator stopped before its admin lock, which then finds the name taken",
+          "[hardening][setup]") {
+  const auto step = static_cast<detail::creation_step>(GENERATE(0, 1, 2));  // object_created .. mapped
+  CAPTURE(step_name(step));
+  segment_guard g("stop-early-ooc");
+  child_process creator("stopping_creator", {g.name(), std::to_string(static_cast<int>(step))});
+  REQUIRE(shmring_test::wait_stopped(creator.pid()));
+  const ino_t abandoned = segment_inode(g.name());
+  REQUIRE(abandoned != 0);
+  // open() finds it unready for open_timeout, then create() judges it abandoned and makes the ring anew.
+  auto c = consumer<std::uint64_t>::open_or_create(g.name(), capacity, quick());
+  CHECK(segment_inode(g.name()) != abandoned);
+  REQUIRE(::kill(creator.pid(), SIGCONT) == 0);
+  CHECK(creator.wait() == 20 + static_cast<int>(errc::already_exists));  // as with create(): never two rings
+  auto p = producer<std::uint64_t>::open(g.name(), quick());
+  for (std::uint64_t i = 0; i < 3 * capacity; ++i) {
+    REQUIRE(p.try_push(mix(i)));
+    REQUIRE(c.try_pop() == mix(i));
+  }
+  CHECK_FALSE(c.try_pop().has_value());
+}
+
 TEST_CASE("a creator stopped before its admin lock is reclaimed, and on resuming finds the name taken",
           "[hardening][setup]") {
   const auto step = static_cast<detail::creation_step>(GENERATE(0, 1, 2));  // object_created .. mapped
