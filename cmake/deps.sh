@@ -2,6 +2,8 @@
 # Installs the Debian packages shmring's build needs, if any are missing. Usage: cmake/deps.sh [core|test|bench|all]
 #   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler)
 #   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
+#   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
+#   interoperates with (or is refused by) 64-bit processes; without it they skip that part.
 set -euo pipefail
 what=${1:-test}
 pkgs=(g++ cmake make libboost-dev)
@@ -12,6 +14,9 @@ case "$what" in
   all) pkgs+=(catch2 clang libclang-rt-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
   *) echo "usage: $0 [core|test|bench|all]" >&2; exit 2 ;;
 esac
+if [ "$what" = test ] || [ "$what" = all ]; then
+  [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && pkgs+=(g++-multilib)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
