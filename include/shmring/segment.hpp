@@ -49,10 +49,13 @@ inline void validate_name(std::string_view name) {
   }
 }
 
-/// The shm object name of a user name (without the leading '/'): "shmring-" + name.
-inline std::string object_name(std::string_view name) {
-  std::string s(object_prefix);
-  s.append(name);
+/// The shm object name of a user name, after `lead`: "shmring-" + name for Boost, "/" for shm_unlink(), "/dev/shm/"
+/// for stat(). Built by appending: gcc 12 at -O3 reports a bogus -Wrestrict for "literal" + std::string&& (GCC bug
+/// 105651) in every program that includes this header.
+inline std::string object_name(std::string_view name, std::string_view lead = {}) {
+  std::string s;
+  s.reserve(lead.size() + object_prefix.size() + name.size());
+  s.append(lead).append(object_prefix).append(name);
   return s;
 }
 
@@ -170,7 +173,7 @@ class segment {
   /// Removes the name (the memory lives on while mapped). False when there was no such segment.
   static bool remove(std::string_view name) {
     validate_name(name);
-    const std::string obj = "/" + object_name(name);
+    const std::string obj = object_name(name, "/");
     if (::shm_unlink(obj.c_str()) == 0) return true;
     if (errno == ENOENT) return false;
     throw error(errc::system_error, name, "shm_unlink failed", errno);
@@ -247,7 +250,7 @@ class segment {
   [[nodiscard]] bool still_named() const noexcept {
     struct stat mine{}, named{};
     if (::fstat(fd(), &mine) != 0) return false;
-    const std::string path = "/dev/shm/" + object_name(name_);
+    const std::string path = object_name(name_, "/dev/shm/");
     if (::stat(path.c_str(), &named) != 0) return false;
     return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino;
   }
@@ -255,13 +258,13 @@ class segment {
   /// Removes the name if it still refers to this object. Used to retire a drained segment.
   bool unlink_if_still_named() const noexcept {
     if (!still_named()) return false;
-    const std::string obj = "/" + object_name(name_);
+    const std::string obj = object_name(name_, "/");
     return ::shm_unlink(obj.c_str()) == 0;
   }
 
   /// Removes the name unconditionally (creation failed half-way).
   void unlink_now() const noexcept {
-    const std::string obj = "/" + object_name(name_);
+    const std::string obj = object_name(name_, "/");
     (void)::shm_unlink(obj.c_str());
   }
 

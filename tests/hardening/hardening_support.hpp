@@ -40,7 +40,7 @@ shmring::errc code_of(F&& f) {
   return shmring::errc::ok;
 }
 
-inline std::string shm_path(const std::string& name) { return "/dev/shm/" + shmring::object_name(name); }
+inline std::string shm_path(const std::string& name) { return shmring::object_name(name, "/dev/shm/"); }
 
 /// Whether /dev/shm/shmring-<name> exists.
 inline bool segment_exists(const std::string& name) {
@@ -58,7 +58,7 @@ inline ino_t segment_inode(const std::string& name) {
 class raw_map {
  public:
   explicit raw_map(const std::string& name) {
-    fd_ = ::shm_open(("/" + shmring::object_name(name)).c_str(), O_RDWR, 0);
+    fd_ = ::shm_open(shmring::object_name(name, "/").c_str(), O_RDWR, 0);
     if (fd_ < 0) throw std::runtime_error("shm_open " + name + " failed");
     struct stat st{};
     ::fstat(fd_, &st);

@@ -65,7 +65,7 @@ SHMRING_CHILD(other_user_creator) {
     shmring_test::say("created");
     for (;;) ::pause();  // attached until the test kills it
   }
-  const int fd = ::shm_open(("/" + object_name(name)).c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
+  const int fd = ::shm_open(object_name(name, "/").c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
   if (fd < 0 || ::fchmod(fd, mode) != 0) return 3;
   const std::uint64_t size = layout::data_offset_for(8) + 64 * 8;
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return 4;
@@ -143,7 +143,7 @@ TEST_CASE("a name squatted before the real creator is neither used nor reclaimed
 
 TEST_CASE("a world-writable segment of our own that never became ready is not reclaimed", "[hardening][permissions]") {
   segment_guard g("own-666");
-  const int fd = ::shm_open(("/" + object_name(g.name())).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  const int fd = ::shm_open(object_name(g.name(), "/").c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   REQUIRE(fd >= 0);
   REQUIRE(::fchmod(fd, 0666) == 0);  // someone widened it: whatever is in it may have been written by anyone
   ::close(fd);

@@ -146,7 +146,7 @@ SHMRING_CHILD(killed_after_ready) {
 // args: name k. Performs endpoint::create's steps by hand, writing header fields 0..k-1 in create()'s order
 // (field 15 is taking the producer's side), then SIGKILLs itself before `ready`.
 SHMRING_CHILD(hand_creator) {
-  const std::string obj = "/" + object_name(args.at(0));
+  const std::string obj = object_name(args.at(0), "/");
   const int k = std::stoi(args.at(1));
   const std::uint64_t size = layout::data_offset_for(alignof(std::uint64_t)) + capacity * sizeof(std::uint64_t);
   const int fd = ::shm_open(obj.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);

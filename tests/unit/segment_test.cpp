@@ -30,7 +30,7 @@ errc code_of(F&& f) {
   return errc::ok;
 }
 
-std::string shm_path(const std::string& name) { return "/dev/shm/" + object_name(name); }
+std::string shm_path(const std::string& name) { return object_name(name, "/dev/shm/"); }
 
 bool exists(const std::string& name) {
   struct stat st{};
@@ -43,7 +43,7 @@ struct raw_map {
   std::size_t size;
   std::byte* p;
   explicit raw_map(const std::string& name) {
-    fd = ::shm_open(("/" + object_name(name)).c_str(), O_RDWR, 0);
+    fd = ::shm_open(object_name(name, "/").c_str(), O_RDWR, 0);
     REQUIRE(fd >= 0);
     struct stat st{};
     ::fstat(fd, &st);
@@ -164,7 +164,7 @@ TEST_CASE("a wrong magic or version written into the segment is refused", "[segm
 TEST_CASE("a truncated segment is refused before anything past the header is read", "[segment]") {
   segment_guard g("trunc");
   auto p = producer<std::uint64_t>::create(g.name(), 1024, {.persistent = true});
-  const int fd = ::shm_open(("/" + object_name(g.name())).c_str(), O_RDWR, 0);
+  const int fd = ::shm_open(object_name(g.name(), "/").c_str(), O_RDWR, 0);
   REQUIRE(fd >= 0);
   SECTION("shorter than declared") {
     REQUIRE(::ftruncate(fd, static_cast<off_t>(layout::data_offset_for(8) + 100)) == 0);
@@ -179,7 +179,7 @@ TEST_CASE("a truncated segment is refused before anything past the header is rea
 
 TEST_CASE("a segment whose creator never finished is not_ready, not a hang", "[segment]") {
   segment_guard g("unready");
-  const int fd = ::shm_open(("/" + object_name(g.name())).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  const int fd = ::shm_open(object_name(g.name(), "/").c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   REQUIRE(fd >= 0);
   SECTION("never sized") {
     CHECK(code_of([&] { (void)consumer<int>::open(g.name(), fast_open()); }) == errc::not_ready);

@@ -33,7 +33,7 @@ using shmring_test::segment_guard;
 namespace {
 bool exists(const std::string& name) {
   struct stat st{};
-  return ::stat(("/dev/shm/" + object_name(name)).c_str(), &st) == 0;
+  return ::stat(object_name(name, "/dev/shm/").c_str(), &st) == 0;
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
@@ -156,7 +156,7 @@ namespace {
 // Makes the segment look as if its creator made or sized it `age` ago (what a crash long ago leaves behind),
 // instead of waiting that long.
 void backdate(const std::string& name, std::chrono::seconds age) {
-  const int fd = ::shm_open(("/" + object_name(name)).c_str(), O_RDWR, 0);
+  const int fd = ::shm_open(object_name(name, "/").c_str(), O_RDWR, 0);
   REQUIRE(fd >= 0);
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
@@ -171,7 +171,7 @@ TEST_CASE("a segment whose creator died before its header was ready is stale, un
           "[ipc][stale]") {
   SECTION("never sized (the creator died right after shm_open)") {
     segment_guard g("unsized");
-    const int fd = ::shm_open(("/" + object_name(g.name())).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    const int fd = ::shm_open(object_name(g.name(), "/").c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     REQUIRE(fd >= 0);
     ::close(fd);
     // Just made: it may be a live creator in the instant before it takes the admin lock.
