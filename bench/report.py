@@ -199,7 +199,7 @@ def fmt_ns(v):
 
 
 SIZES = [("64B", 64), ("1KiB", 1024), ("64KiB", 65536), ("1MiB", 1 << 20)]
-MSG_ORDER = ["shmring_copy", "shmring_copy_no_ts", "shmring_zero_copy", "memcpy", "pipe", "unix_socket", "posix_mq", "bip_message_queue"]
+MSG_ORDER = ["shmring_copy", "shmring_copy_no_ts", "shmring_zero_copy", "shmring_zero_copy_no_ts", "memcpy", "pipe", "unix_socket", "posix_mq", "bip_message_queue"]
 
 
 def msg_peers(r):
@@ -221,6 +221,7 @@ ELEMENT_ROWS = [  # (entry, description)
     ("msg/shmring_copy/process/{s}", "shmring message ring, send/receive (copying), 2 processes"),
     ("msg/shmring_copy_no_ts/process/{s}", "shmring message ring, copying, producer with options::timestamps = false"),
     ("msg/shmring_zero_copy/process/{s}", "shmring message ring, zero-copy, 2 processes"),
+    ("msg/shmring_zero_copy_no_ts/process/{s}", "shmring message ring, zero-copy, producer with options::timestamps = false"),
     ("msg/pipe/process/{s}", "pipe, 2 processes, one write/read per message"),
     ("msg/unix_socket/process/{s}", "Unix socket pair (stream), 2 processes"),
     ("msg/posix_mq/process/{s}", "POSIX message queue, 2 processes"),
