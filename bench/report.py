@@ -593,6 +593,7 @@ def main():
     ap.add_argument("--history", nargs="+", metavar="JSON",
                     help="run nothing: write history.md, the targets across these runs' JSON files")
     a = ap.parse_args()
+    a.out = os.path.abspath(a.out)  # gnuplot runs in a scratch directory: a relative --out would point there
     if a.history:
         os.makedirs(a.out, exist_ok=True)
         write_history(a.history, a.out)
