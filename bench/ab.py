@@ -23,7 +23,8 @@ def run(binary, flt, reps):
         subprocess.run([binary, f"--benchmark_filter={flt}", f"--benchmark_repetitions={reps}",
                         "--benchmark_enable_random_interleaving=true", f"--benchmark_out={out.name}",
                         "--benchmark_out_format=json"], check=True, stdout=subprocess.DEVNULL)
-        data = json.load(open(out.name))
+        with open(out.name) as f:
+            data = json.load(f)
     got = {}
     for b in data["benchmarks"]:
         if b.get("run_type") != "iteration" or b.get("error_occurred"):
@@ -59,7 +60,8 @@ def main():
             print(f"round {i + 1}/{args.rounds}: {side}", file=sys.stderr)
             for name, vals in run(binary, args.filter, args.reps).items():
                 samples[side].setdefault(name, []).extend(vals)
-    print(f"A = {args.a}\nB = {args.b}\n{args.rounds} rounds x {args.reps} repetitions each, alternating\n")
+    print(f"A = {args.a}\nB = {args.b}\n{args.rounds} rounds x {args.reps} repetitions each, alternating"
+          " (B / A above 1: B faster for items/s and bytes/s, B slower for p50 ns)\n")
     print("| entry | unit | A (median) | B (median) | B / A |")
     print("|---|---|---:|---:|---:|")
     for name in sorted(set(samples["A"]) | set(samples["B"])):
