@@ -58,13 +58,18 @@ void produce(benchmark::State& state, control& ctl, shmring::producer<E>& p, mod
 }
 
 /// How often the wait policy went to the kernel: futex wakes the producer issued for a sleeping consumer and
-/// futex sleeps of the producer, per million elements. Zero when both sides kept up by spinning.
+/// futex sleeps of the producer, per million elements (zero when both sides kept up by spinning). And how often
+/// each side found the ring full (producer) or empty (consumer), per element, from the segment's header: near 0
+/// when one side runs well ahead of the other, near 1 when the two move in lockstep.
 template <class E>
 void wait_counters(benchmark::State& state, const shmring::producer<E>& p) {
   const double m = static_cast<double>(state.iterations() * round_items) / 1e6;
   if (m <= 0) return;
   state.counters["wakes_per_M"] = static_cast<double>(p.wake_calls()) / m;
   state.counters["producer_sleeps_per_M"] = static_cast<double>(p.sleeps()) / m;
+  const shmring::ring_status st = p.status();
+  state.counters["full_per_item"] = static_cast<double>(st.producer.stalls) / (m * 1e6);
+  state.counters["empty_per_item"] = static_cast<double>(st.consumer.stalls) / (m * 1e6);
 }
 
 // ---------------------------------------------------------------------------------------------- throughput
