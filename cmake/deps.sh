@@ -14,8 +14,8 @@ case "$what" in
   all) pkgs+=(catch2 clang libclang-rt-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
   *) echo "usage: $0 [core|test|bench|all]" >&2; exit 2 ;;
 esac
-if [ "$what" = test ] || [ "$what" = all ]; then
-  [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && pkgs+=(g++-multilib)
+if { [ "$what" = test ] || [ "$what" = all ]; } && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+  pkgs+=(g++-multilib)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
