@@ -1,8 +1,8 @@
-// Benchmarks of shmring/locks.hpp: each lock with and without the statistics wrapper, on 1 and 2 threads,
+// Benchmarks of shmring/stats/locks.hpp: each lock with and without the statistics wrapper, on 1 and 2 threads,
 // so the wrapper's cost is read off adjacent rows. One iteration = lock, increment a shared counter,
 // unlock (readers: lock_shared, read it, unlock_shared). Every peer runs with the same parameters, in
 // real time; items/s counts iterations summed over threads.
-#include <shmring/locks.hpp>
+#include <shmring/stats/locks.hpp>
 
 #include <benchmark/benchmark.h>
 

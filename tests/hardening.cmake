@@ -12,6 +12,8 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/include/shmring/message.hpp)
   shmring_test(hardening_hostile_message_test SOURCES hardening/hostile_message_test.cpp LABELS corruption TIMEOUT 300)
   target_include_directories(hardening_hostile_message_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 endif()
+shmring_test(hardening_header_flip_test SOURCES hardening/header_flip_test.cpp LABELS corruption TIMEOUT 300)
+target_include_directories(hardening_header_flip_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 shmring_test(hardening_liveness_test SOURCES hardening/liveness_test.cpp LABELS hardening TIMEOUT 120)
 target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 
@@ -20,8 +22,7 @@ target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURC
 find_program(SHMRING_GXX NAMES g++)
 find_program(SHMRING_CLANGXX NAMES clang++)
 set(cross_src ${CMAKE_CURRENT_SOURCE_DIR}/hardening/cross/peer.cpp)
-file(GLOB cross_deps CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/shmring/*.hpp
-     ${PROJECT_SOURCE_DIR}/include/shmring/detail/*.hpp)
+file(GLOB_RECURSE cross_deps CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/shmring/*.hpp)
 set(cross_flags -std=c++20 -O2 -Wall -Wextra -Wpedantic -Werror -I${PROJECT_SOURCE_DIR}/include)
 foreach(dir IN LISTS Boost_INCLUDE_DIRS)
   if(NOT dir STREQUAL "/usr/include")

@@ -74,9 +74,12 @@ class error : public std::runtime_error {
 
  private:
   static std::string format(errc code, std::string_view segment, std::string_view detail, int sys_errno) {
-    std::string s = "shmring: \"";
-    s.append(segment);
-    s.append("\": ");
+    std::string s = "shmring: ";
+    if (!segment.empty()) {  // errors about a received message (message::as) name no segment
+      s.append("\"");
+      s.append(segment);
+      s.append("\": ");
+    }
     s.append(to_string(code));
     if (!detail.empty()) {
       s.append(": ");

@@ -1,13 +1,14 @@
-// shmring: the whole library. Include this one header.
+// shmring: the whole library but the lock/atomic statistics (<shmring/stats/locks.hpp>). Include this one header.
+// May touch: nothing by itself; it gathers the public headers.
 #pragma once
 
 #include <shmring/config.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
 #include <shmring/message.hpp>
-#include <shmring/ring.hpp>
-#include <shmring/segment.hpp>
-#include <shmring/status.hpp>
+#include <shmring/options.hpp>
+#include <shmring/ring/byte_ring.hpp>
+#include <shmring/ring/typed_ring.hpp>
 #include <shmring/stale.hpp>
+#include <shmring/status.hpp>
 #include <shmring/typed.hpp>
 #include <shmring/wait.hpp>

@@ -28,26 +28,29 @@
 
 #include <shmring/config.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
-#include <shmring/segment.hpp>
+#include <shmring/detail/segment.hpp>
+#include <shmring/layout/header.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <new>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 
 namespace shmring {
+
+/// Anyone. Removes the segment of that name at once, whoever is attached (they keep their mapping). False if there
+/// was none. Throws shmring::error (invalid_name, system_error).
+inline bool remove(std::string_view name) { return segment::remove(name); }
 
 /// How long a segment whose header is not ready must have gone unmodified (since its creation or sizing)
 /// before it counts as abandoned by its creator.
@@ -131,15 +134,17 @@ inline bool remove_stale(std::string_view name) { return detail::judge_stale(nam
 /// /dev/shm/shmring-*) and returns the user names it removed, sorted. Segments it may not judge (another
 /// user's, an invalid name) are skipped. Empty where /dev/shm does not exist.
 inline std::vector<std::string> remove_stale() {
+  std::vector<std::string> names;
+  if (DIR* dir = ::opendir("/dev/shm")) {
+    while (const dirent* e = ::readdir(dir)) {
+      const std::string_view file(e->d_name);
+      if (file.size() > object_prefix.size() && file.substr(0, object_prefix.size()) == object_prefix)
+        names.emplace_back(file.substr(object_prefix.size()));
+    }
+    ::closedir(dir);
+  }
   std::vector<std::string> removed;
-  std::error_code ec;
-  std::filesystem::directory_iterator it("/dev/shm", ec);
-  if (ec) return removed;
-  for (const std::filesystem::directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) break;
-    const std::string file = it->path().filename().string();
-    if (file.size() <= object_prefix.size() || file.compare(0, object_prefix.size(), object_prefix) != 0) continue;
-    const std::string name = file.substr(object_prefix.size());
+  for (const std::string& name : names) {
     try {
       if (remove_stale(name)) removed.push_back(name);
     } catch (const error&) {

@@ -5,10 +5,11 @@
 #pragma once
 
 #include <shmring/config.hpp>
-#include <shmring/detail/endpoint.hpp>
+#include <shmring/detail/attachment.hpp>
+#include <shmring/detail/segment.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
-#include <shmring/segment.hpp>
+#include <shmring/layout/header.hpp>
+#include <shmring/layout/snapshot.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -21,14 +22,6 @@
 
 namespace shmring {
 
-namespace detail::stats_word {
-// Message rings use the reserved words of the stats lines (docs/layout.md, "Message ring data area").
-inline constexpr std::size_t next_sequence = 0;  ///< producer line +40: sequence of the next message
-inline constexpr std::size_t flags = 1;          ///< both lines +48: bit 0 = this side found the ring corrupted
-inline constexpr std::size_t aborted = 2;        ///< producer line +56: fragmented messages given up half-sent
-inline constexpr std::size_t dropped = 0;        ///< consumer line +40: partial messages the consumer dropped
-inline constexpr std::uint64_t flag_corrupted = 1;
-}  // namespace detail::stats_word
 
 /// One side of a ring as its header shows it.
 struct side_status {
@@ -89,22 +82,24 @@ constexpr std::string_view to_string(layout::attach_state s) noexcept {
 
 namespace detail {
 
-/// Reads a ready, validated header. alive(side) says whether that side holds its attach lock (a system call).
+/// Reads the live words of a ready header whose fixed fields were validated as snap. alive(side) says whether
+/// that side holds its attach lock (a system call).
 template <class Alive>
-ring_status snapshot(const layout::header& h, std::string_view name, Alive&& alive) {
+ring_status read_status(const layout::header& h, const layout::header_snapshot& snap, std::string_view name,
+                        Alive&& alive) {
   ring_status s;
   s.name = std::string(name);
-  s.kind = static_cast<segment_kind>(h.control.kind);
-  s.layout_version = h.control.version;
-  s.capacity = h.control.capacity;
-  s.element_size = h.control.element_size;
-  s.element_align = h.control.element_align;
-  s.data_offset = h.control.data_offset;
-  s.segment_size = h.control.segment_size;
-  s.created_ns = h.info.created_ns;
-  s.creator_uid = h.info.creator_uid;
-  s.persistent = (h.info.flags & flag_persistent) != 0;
-  s.initial_index = h.control.initial_index;
+  s.kind = snap.segment_kind_value();
+  s.layout_version = snap.version;
+  s.capacity = snap.capacity;
+  s.element_size = snap.element_size;
+  s.element_align = snap.element_align;
+  s.data_offset = snap.data_offset;
+  s.segment_size = snap.segment_size;
+  s.created_ns = snap.created_ns;
+  s.creator_uid = snap.creator_uid;
+  s.persistent = snap.persistent();
+  s.initial_index = snap.initial_index;
   // Both acquire, tail first (as ring::size_approx): they pair with the sides' release stores of their index,
   // and reading tail first makes head - tail < 0 unlikely; it is still checked.
   s.tail = h.tail.value.load(std::memory_order_acquire);
@@ -140,11 +135,11 @@ ring_status snapshot(const layout::header& h, std::string_view name, Alive&& ali
   s.consumer = side_of(side::consumer, h.attach.consumer, h.consumer_stats);
 
   if (s.kind == segment_kind::message) {
-    s.producer.corrupted = (h.producer_stats.reserved[stats_word::flags].load(std::memory_order_relaxed) & stats_word::flag_corrupted) != 0;
-    s.consumer.corrupted = (h.consumer_stats.reserved[stats_word::flags].load(std::memory_order_relaxed) & stats_word::flag_corrupted) != 0;
-    s.next_sequence = h.producer_stats.reserved[stats_word::next_sequence].load(std::memory_order_relaxed);
-    s.aborted = h.producer_stats.reserved[stats_word::aborted].load(std::memory_order_relaxed);
-    s.dropped = h.consumer_stats.reserved[stats_word::dropped].load(std::memory_order_relaxed);
+    s.producer.corrupted = (h.producer_stats.reserved[layout::stats_word::flags].load(std::memory_order_relaxed) & layout::stats_word::flag_corrupted) != 0;
+    s.consumer.corrupted = (h.consumer_stats.reserved[layout::stats_word::flags].load(std::memory_order_relaxed) & layout::stats_word::flag_corrupted) != 0;
+    s.next_sequence = h.producer_stats.reserved[layout::stats_word::next_sequence].load(std::memory_order_relaxed);
+    s.aborted = h.producer_stats.reserved[layout::stats_word::aborted].load(std::memory_order_relaxed);
+    s.dropped = h.consumer_stats.reserved[layout::stats_word::dropped].load(std::memory_order_relaxed);
     s.bytes_used = in_ring;
     // Records are not counted in the header: whole messages in the ring = completed by the producer (+ given up
     // half-sent) - delivered or dropped by the consumer. Exact while both sides live; a side that died between
@@ -167,9 +162,10 @@ ring_status snapshot(const layout::header& h, std::string_view name, Alive&& ali
 }
 
 /// The status as seen by an attached side: its own side is alive; the peer is asked through the endpoint.
-inline ring_status endpoint_status(const endpoint& ep) {
+inline ring_status attachment_status(const attachment& ep) {
   const side mine = ep.which();
-  return snapshot(ep.header(), ep.name(), [&](side s) { return s == mine || ep.peer() == peer_state::alive; });
+  return read_status(ep.header(), ep.snapshot(), ep.name(),
+                     [&](side s) { return s == mine || ep.peer() == peer_state::alive; });
 }
 
 inline void json_string(std::string& out, std::string_view s) {
@@ -227,19 +223,20 @@ inline ring_status status(std::string_view name) {
   // SYNC POINT READ: header. Pairs with the creator's release store of ready in endpoint::create().
   if (h->control.ready.load(std::memory_order_acquire) != ready_value)
     throw error(errc::not_ready, name, "the header is not marked ready: its creator has not finished (or died)");
+  // The fixed fields are read once, here; everything below uses the validated copy.
+  const layout::header_snapshot snap = layout::read_snapshot(*h);
   layout::expectation e{segment_kind::message, 1, 8, 0};
-  if (h->control.kind == static_cast<std::uint32_t>(segment_kind::typed)) {
-    const std::uint32_t size = h->control.element_size, align = h->control.element_align;
+  if (snap.kind == static_cast<std::uint32_t>(segment_kind::typed)) {
+    const std::uint32_t size = snap.element_size, align = snap.element_align;
     if (size == 0 || align == 0 || !std::has_single_bit(align) || align > 4096)
       throw error(errc::corrupted, name,
                   "typed ring with element size " + std::to_string(size) + " and alignment " + std::to_string(align));
     e = {segment_kind::typed, size, align, 0};
   }  // any other kind: validate() throws kind_mismatch naming it
-  layout::validate(*h, real, e, name);
-  if (e.kind == segment_kind::message &&
-      (h->control.capacity < 128 || h->control.initial_index % 8 != 0))
+  layout::validate(snap, real, e, name);
+  if (e.kind == segment_kind::message && (snap.capacity < 128 || snap.initial_index % 8 != 0))
     throw error(errc::corrupted, name, "message ring with a capacity under 128 bytes or an unaligned initial index");
-  return detail::snapshot(*h, name, [&](side s) { return seg.locked_by_other(detail::lock_of(s)); });
+  return detail::read_status(*h, snap, name, [&](side s) { return seg.locked_by_other(detail::lock_of(s)); });
 }
 
 /// A few lines for people:

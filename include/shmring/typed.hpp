@@ -4,10 +4,12 @@
 #pragma once
 
 #include <shmring/config.hpp>
-#include <shmring/detail/endpoint.hpp>
+#include <shmring/detail/attachment.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
-#include <shmring/ring.hpp>
+#include <shmring/layout/header.hpp>
+#include <shmring/layout/snapshot.hpp>
+#include <shmring/options.hpp>
+#include <shmring/ring/typed_ring.hpp>
 #include <shmring/status.hpp>
 #include <shmring/wait.hpp>
 
@@ -29,28 +31,11 @@ layout::expectation typed_expectation(std::uint64_t capacity) noexcept {
   return {segment_kind::typed, static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)), capacity};
 }
 
+/// The ring over the segment's data area, sized from the validated snapshot (never from the shared header).
 template <element T>
-ring_memory<T> typed_memory(const endpoint& ep) noexcept {
+ring_memory<T> typed_memory(const attachment& ep) noexcept {
   auto& h = ep.header();
-  return {&h.head.value, &h.tail.value, std::launder(reinterpret_cast<T*>(ep.data())), h.control.capacity};
-}
-
-inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-  // Single writer (this side): a relaxed load and store, no read-modify-write needed.
-  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
-[[noreturn]] inline void throw_wait(wait_status s, const endpoint& ep) {
-  if (s == wait_status::peer_dead)
-    throw error(errc::peer_dead, ep.name(),
-                std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");
-  throw error(errc::corrupted, ep.name(), "the peer's index is out of range; the ring is unusable");
-}
-
-inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) noexcept {
-  const auto now = std::chrono::steady_clock::now();
-  const auto max = std::chrono::steady_clock::time_point::max();
-  return d >= max - now ? max : now + d;
+  return {&h.head.value, &h.tail.value, std::launder(reinterpret_cast<T*>(ep.data())), ep.snapshot().capacity};
 }
 
 }  // namespace detail
@@ -64,17 +49,21 @@ class producer {
   /// Creates the segment name holding capacity (a power of two) elements and attaches as its producer.
   /// Throws shmring::error (already_exists, invalid_name, invalid_argument, ...).
   static producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return producer(detail::endpoint::create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+    return producer(detail::attachment::create(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens an existing segment and attaches as its producer. capacity 0 accepts the segment's.
-  static producer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
-    return producer(detail::endpoint::open(name, side::producer, detail::typed_expectation<T>(capacity), o));
+  /// Opens an existing segment and attaches as its producer. capacity 0 accepts the segment's; another value must
+  /// match it (errc::capacity_mismatch).
+  static producer open(std::string_view name, std::uint64_t capacity = 0, const options& o = {}) {
+    return producer(detail::attachment::open(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens the segment, or creates it with capacity elements if there is none. A segment whose creator died while
-  /// setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live creator
-  /// still setting it up gives errc::not_ready.
+  /// open(name, 0, o): opens an existing segment with these options, whatever its capacity.
+  static producer open(std::string_view name, const options& o) { return open(name, 0, o); }
+  /// Opens the segment, or creates it with capacity elements if there is none. An existing segment is opened
+  /// whatever its capacity (capacity() tells). A segment whose creator died while setting it up is reclaimed as
+  /// create() does (this then waits at least twice open_timeout); a live creator still setting it up gives
+  /// errc::not_ready.
   static producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return producer(detail::endpoint::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+    return producer(detail::attachment::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
 
   producer(producer&&) noexcept = default;
@@ -148,7 +137,7 @@ class producer {
   /// Whether the consumer is attached and alive, absent, or dead (a system call).
   [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
   /// Elements pushed into this segment since it was created (by every producer that attached).
-  [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.header().control.initial_index; }
+  [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.snapshot().initial_index; }
   /// Futex wake system calls this side has made for the consumer (all producers of the segment).
   [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
   /// Futex waits (sleeps in the kernel) this side has made waiting for room (all producers of the segment).
@@ -157,12 +146,12 @@ class producer {
   [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const { return detail::endpoint_status(ep_); }
+  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
-  explicit producer(detail::endpoint ep)
+  explicit producer(detail::attachment ep)
       : ep_(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
@@ -192,7 +181,7 @@ class producer {
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
-  detail::endpoint ep_;
+  detail::attachment ep_;
   ring<T> ring_;
   layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters
@@ -206,17 +195,21 @@ class consumer {
 
   /// Creates the segment name holding capacity (a power of two) elements and attaches as its consumer.
   static consumer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return consumer(detail::endpoint::create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+    return consumer(detail::attachment::create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens an existing segment and attaches as its consumer. capacity 0 accepts the segment's.
-  static consumer open(std::string_view name, const options& o = {}, std::uint64_t capacity = 0) {
-    return consumer(detail::endpoint::open(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+  /// Opens an existing segment and attaches as its consumer. capacity 0 accepts the segment's; another value must
+  /// match it (errc::capacity_mismatch).
+  static consumer open(std::string_view name, std::uint64_t capacity = 0, const options& o = {}) {
+    return consumer(detail::attachment::open(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }
-  /// Opens the segment, or creates it with capacity elements if there is none. A segment whose creator died while
-  /// setting it up is reclaimed as create() does (this then waits at least twice open_timeout); a live creator
-  /// still setting it up gives errc::not_ready.
+  /// open(name, 0, o): opens an existing segment with these options, whatever its capacity.
+  static consumer open(std::string_view name, const options& o) { return open(name, 0, o); }
+  /// Opens the segment, or creates it with capacity elements if there is none. An existing segment is opened
+  /// whatever its capacity (capacity() tells). A segment whose creator died while setting it up is reclaimed as
+  /// create() does (this then waits at least twice open_timeout); a live creator still setting it up gives
+  /// errc::not_ready.
   static consumer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return consumer(detail::endpoint::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+    return consumer(detail::attachment::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }
 
   consumer(consumer&&) noexcept = default;
@@ -285,10 +278,10 @@ class consumer {
 
   /// Wait-free. The oldest element in place (no copy), or nullptr when empty. Valid until pop_front().
   [[nodiscard]] const T* front() noexcept { return ring_.front(); }
-  /// Wait-free. Frees the element front() returned. Precondition: front() != nullptr.
+  /// Wait-free. Frees the element front() returned. Does nothing when front() would return nullptr (an empty
+  /// ring loses no value and delivers no garbage).
   void pop_front() noexcept {
-    ring_.pop();
-    notify_peer();
+    if (ring_.pop_front()) notify_peer();
   }
 
   /// The number of slots.
@@ -300,7 +293,7 @@ class consumer {
   /// Whether the producer is attached and alive, absent, or dead (a system call).
   [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
   /// Elements popped from this segment since it was created (by every consumer that attached).
-  [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.header().control.initial_index; }
+  [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.snapshot().initial_index; }
   /// Futex wake system calls this side has made for the producer.
   [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
   /// Futex waits (sleeps in the kernel) this side has made waiting for data (all consumers of the segment).
@@ -309,12 +302,12 @@ class consumer {
   [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const { return detail::endpoint_status(ep_); }
+  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
   /// Detaches now (the destructor does too). The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
-  explicit consumer(detail::endpoint ep)
+  explicit consumer(detail::attachment ep)
       : ep_(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
@@ -344,7 +337,7 @@ class consumer {
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
-  detail::endpoint ep_;
+  detail::attachment ep_;
   ring<T> ring_;
   layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters

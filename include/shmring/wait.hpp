@@ -28,28 +28,27 @@
 #pragma once
 
 #include <shmring/config.hpp>
-#include <shmring/layout.hpp>
+#include <shmring/layout/header.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
-#include <thread>
+#include <string_view>
+
+#include <sched.h>
+#include <time.h>
 
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 #define SHMRING_HAVE_FUTEX 1
 #else
 #define SHMRING_HAVE_FUTEX 0
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace shmring {
 
@@ -79,11 +78,25 @@ enum class poll_result : std::uint8_t { ready, not_ready, corrupted };
 /// What is known of the peer.
 enum class peer_state : std::uint8_t { alive, absent, dead };
 
+/// "alive", "absent" or "dead".
+constexpr std::string_view to_string(peer_state s) noexcept {
+  return s == peer_state::alive ? "alive" : s == peer_state::absent ? "absent" : s == peer_state::dead ? "dead" : "unknown";
+}
+
+namespace detail {
+/// now + d on the steady clock, saturated at time_point::max() (a deadline never wraps into the past).
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  const auto max = std::chrono::steady_clock::time_point::max();
+  return d >= max - now ? max : now + d;
+}
+}  // namespace detail
+
 namespace detail {
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
+  __builtin_ia32_pause();  // the PAUSE instruction (what _mm_pause emits, without <immintrin.h>)
 #elif defined(__aarch64__) || defined(__arm__)
   asm volatile("yield" ::: "memory");
 #endif
@@ -174,7 +187,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
       if (o.policy == wait_policy::spin)
         detail::cpu_relax();
       else
-        std::this_thread::yield();
+        ::sched_yield();
     }
     const clock::time_point now = clock::now();
     if (now >= deadline) return wait_status::timeout;
@@ -210,7 +223,9 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     }
 #else
     (void)s;
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(timeout, detail::fallback_sleep));
+    const auto pause = std::min<std::chrono::nanoseconds>(timeout, detail::fallback_sleep);
+    timespec ts{0, static_cast<long>(pause.count())};
+    ::nanosleep(&ts, nullptr);
 #endif
     w.sleeping.store(0, std::memory_order_relaxed);
   }

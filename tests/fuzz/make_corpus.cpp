@@ -3,8 +3,8 @@
 // corruption, or open() must refuse the header). tests/message/fuzz_replay_test.cpp checks those names hold.
 //   g++ -std=c++20 -I include tests/fuzz/make_corpus.cpp -o /tmp/make_corpus && /tmp/make_corpus tests/fuzz/corpus
 // (also built as the target message_fuzz_corpus).
-#include <shmring/byte_ring.hpp>
-#include <shmring/layout.hpp>
+#include <shmring/ring/byte_ring.hpp>
+#include <shmring/layout/snapshot.hpp>
 
 #include <cstdint>
 #include <cstdio>

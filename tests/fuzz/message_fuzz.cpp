@@ -1,15 +1,17 @@
 // libFuzzer target: arbitrary bytes as a whole message segment (header + data area) fed to the consumer's read
-// path exactly as message_consumer::open and receive use it: layout::validate on the header, then a record_reader
-// over the data area, polled and released until it has nothing more. Bytes past the segment the header declares
+// path exactly as message_consumer::open and receive use it: layout::read_snapshot and layout::validate on the
+// header, then a record_reader over the data area, polled and released until it has nothing more. Before that, the
+// pure record check (record::check) is called directly at every 8-byte boundary of the data area, with every
+// amount of published bytes the area allows there. Bytes past the segment the header declares
 // are read as later values of the producer's index (8 bytes each), as a live producer would store them.
 // It must never read out of bounds (the segment is a heap block of exactly its declared size), never hit UB,
 // never loop without end (more whole messages than the bytes can hold traps), never throw.
 //
 // Build and run: bash tests/fuzz/run.sh [seconds]. tests/message/fuzz_replay_test.cpp runs the committed corpus
 // (tests/fuzz/corpus, made by tests/fuzz/make_corpus.cpp) through the same function in every ordinary build.
-#include <shmring/byte_ring.hpp>
+#include <shmring/ring/byte_ring.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
+#include <shmring/layout/snapshot.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -62,18 +64,29 @@ inline outcome run(const std::uint8_t* bytes, std::size_t size) {
       static_cast<std::byte*>(::operator new(static_cast<std::size_t>(declared), std::align_val_t{cache_line})));
   std::memcpy(mem.get(), bytes, static_cast<std::size_t>(declared));
   auto* h = std::launder(reinterpret_cast<layout::header*>(mem.get()));
+  const layout::header_snapshot snap = layout::read_snapshot(*h);
   try {
-    layout::validate(*h, declared, {segment_kind::message, 1, record::alignment, 0}, "fuzz");
+    layout::validate(snap, declared, {segment_kind::message, 1, record::alignment, 0}, "fuzz");
   } catch (const error&) {
     out.rejected = true;
     return out;
   }
-  const std::uint64_t cap = h->control.capacity;
-  if (!record::valid_capacity(cap) || h->control.initial_index % record::alignment != 0) {
+  const std::uint64_t cap = snap.capacity;
+  if (!record::valid_capacity(cap) || snap.initial_index % record::alignment != 0) {
     out.rejected = true;  // message_consumer::open refuses these (check_message_ring)
     return out;
   }
-  record_reader r({&h->head.value, &h->tail.value, mem.get() + h->control.data_offset, cap}, h->control.initial_index);
+  std::byte* data = mem.get() + snap.data_offset;
+  const record::area area{data, cap, record::max_payload(cap)};
+  for (std::uint64_t off = 0; off < cap; off += record::alignment) {
+    // avail: a few lengths around the record sizes that matter, always within what the area holds from off.
+    for (const std::uint64_t avail : {std::uint64_t{8}, std::uint64_t{32}, std::uint64_t{40}, cap - off, cap}) {
+      const record::checked c = record::check(area, off, avail);
+      if (c.ok() && (c.size == 0 || c.size > avail || off + c.size > cap)) __builtin_trap();
+      if (c.ok()) out.checksum ^= static_cast<std::uint32_t>(c.size);
+    }
+  }
+  record_reader r({&h->head.value, &h->tail.value, data, cap}, snap.initial_index);
   drain(r, cap, out);
   for (std::size_t off = static_cast<std::size_t>(declared); off + 8 <= size; off += 8) {
     std::uint64_t head;

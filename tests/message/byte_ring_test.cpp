@@ -2,7 +2,7 @@
 // the all-or-nothing try_write, reserve/commit/abandon, in-place reads, restart semantics, and two threads.
 #include <catch2/catch.hpp>
 
-#include <shmring/byte_ring.hpp>
+#include <shmring/ring/byte_ring.hpp>
 
 #include "checksum.hpp"
 #include "common.hpp"

@@ -81,7 +81,7 @@ struct fixture {
     CHECK(code_of([&] { (void)c.read(); }) == errc::corrupted);
     CHECK(code_of([&] { (void)c.receive_for(std::chrono::hours(1)); }) == errc::corrupted);
     CHECK_FALSE(c.try_read().has_value());
-    CHECK_FALSE(c.try_receive_string().has_value());
+    CHECK_FALSE(c.try_receive().has_value());
     CHECK(c.status().consumer.corrupted);
   }
 };

@@ -74,7 +74,7 @@ int main(int argc, char* argv[]) {
     if (cmd == "message" && argc == 5) {
       auto p = shmring::message_producer::create(argv[2], std::stoull(argv[3]));
       for (std::uint64_t i = 0, k = std::stoull(argv[4]); i < k; ++i)
-        if (!p.try_send_string("hello " + std::to_string(i))) return 3;
+        if (!p.try_send(shmring::text_bytes("hello " + std::to_string(i)))) return 3;
       ready();
       until_stdin_closes();
       return 0;

@@ -1,7 +1,7 @@
 // The header layout: the documented offsets, and every refusal of layout::validate on a header built by hand.
 #include <catch2/catch.hpp>
 
-#include <shmring/layout.hpp>
+#include <shmring/layout/snapshot.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -29,7 +29,7 @@ struct built {
   }
   errc check(std::uint64_t real) const {
     try {
-      layout::validate(*h, real, want, "t");
+      layout::validate(layout::read_snapshot(*h), real, want, "t");
     } catch (const error& e) {
       return e.code();
     }
@@ -122,7 +122,7 @@ TEST_CASE("error messages name the segment and the field", "[layout]") {
   built b;
   b.want.element_size = 4;
   try {
-    layout::validate(*b.h, b.size, b.want, "orders");
+    layout::validate(layout::read_snapshot(*b.h), b.size, b.want, "orders");
     FAIL("validate accepted a wrong element size");
   } catch (const error& e) {
     const std::string what = e.what();

@@ -1,6 +1,6 @@
-// Unit tests of shmring/locks.hpp: mutual exclusion, exact counting, contention seen through an
+// Unit tests of shmring/stats/locks.hpp: mutual exclusion, exact counting, contention seen through an
 // announcing test lock (never through sleeps), and a spinlock shared with a forked child.
-#include <shmring/locks.hpp>
+#include <shmring/stats/locks.hpp>
 
 #include <catch2/catch.hpp>
 

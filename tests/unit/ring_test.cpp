@@ -1,7 +1,7 @@
 // The ring algorithm on heap memory: edges, wrap-around, batches, in-place reads, 2^64 wrap, hostile indices.
 #include <catch2/catch.hpp>
 
-#include <shmring/ring.hpp>
+#include <shmring/ring/typed_ring.hpp>
 
 #include <array>
 #include <cstdint>
@@ -26,7 +26,7 @@ static_assert(noexcept(std::declval<ring64&>().try_push(std::uint64_t{})));
 static_assert(noexcept(std::declval<ring64&>().try_pop()));
 static_assert(noexcept(std::declval<ring64&>().try_pop(std::declval<std::uint64_t&>())));
 static_assert(noexcept(std::declval<ring64&>().front()));
-static_assert(noexcept(std::declval<ring64&>().pop()));
+static_assert(noexcept(std::declval<ring64&>().pop_front()));
 static_assert(noexcept(std::declval<ring64&>().try_push_n(std::span<const std::uint64_t>{})));
 static_assert(noexcept(std::declval<ring64&>().try_pop_n(std::span<std::uint64_t>{})));
 static_assert(noexcept(std::declval<ring64&>().size_approx()));
@@ -98,8 +98,9 @@ TEST_CASE("front reads in place and pop frees the slot", "[ring]") {
   CHECK(p->seq == 42);
   CHECK(p->check == 4242);
   CHECK(r.front() == p);  // front twice is the same element
-  r.pop();
+  CHECK(r.pop_front());
   CHECK(r.front() == nullptr);
+  CHECK_FALSE(r.pop_front());  // an empty ring frees nothing
 }
 
 TEST_CASE("try_emplace constructs in the slot", "[ring]") {

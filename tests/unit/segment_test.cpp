@@ -135,8 +135,8 @@ TEST_CASE("an opener with another element type, kind or capacity is refused", "[
     std::uint64_t a;
   };
   CHECK(code_of([&] { (void)consumer<wide>::open(g.name()); }) == errc::element_mismatch);
-  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), {}, 32); }) == errc::capacity_mismatch);
-  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), {}, 16); }) == errc::ok);
+  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), 32); }) == errc::capacity_mismatch);
+  CHECK(code_of([&] { (void)consumer<std::uint64_t>::open(g.name(), 16); }) == errc::ok);
 }
 
 TEST_CASE("a wrong magic or version written into the segment is refused", "[segment]") {

@@ -1,6 +1,9 @@
-// shmring: one side's attachment to a segment, shared by the typed and the message producer/consumer.
+// shmring: the attach, liveness and lifetime protocol: one side's attachment to a segment, shared by the typed and
+// the message producer/consumer.
 // May touch: the segment (create/open/map/locks), the header's control, index (at attach only), attach and
-// info lines. It joins segment.hpp (which knows nothing of rings) and layout.hpp (which knows no system calls).
+// info lines. It joins detail/segment.hpp (which knows nothing of rings) and layout/ (which knows no system calls).
+// The header's fixed fields are read ONCE, into a private snapshot (layout/snapshot.hpp); every size, capacity
+// and offset an attachment hands out comes from that snapshot, never from a second read of shared memory.
 //
 // ATTACH AND LIFETIME
 // - Each side holds an OFD lock on its byte of the shm object while attached (lock_byte::producer/consumer);
@@ -16,84 +19,43 @@
 
 #include <shmring/config.hpp>
 #include <shmring/error.hpp>
-#include <shmring/layout.hpp>
-#include <shmring/segment.hpp>
+#include <shmring/detail/proc.hpp>
+#include <shmring/detail/segment.hpp>
+#include <shmring/layout/header.hpp>
+#include <shmring/layout/snapshot.hpp>
+#include <shmring/options.hpp>
 #include <shmring/wait.hpp>
 
 #include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <new>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
-
-#include <time.h>
 #include <unistd.h>
 
 namespace shmring {
 
-/// Which side of a ring.
-enum class side : std::uint8_t { producer, consumer };
-
-/// How a producer or consumer is created or opened.
-struct options {
-  /// How waiting calls wait (push, pop, send, receive and their _for forms).
-  wait_options wait{};
-  /// How long open() waits for a creator that has not finished setting the segment up (errc::not_ready after),
-  /// and how long create() watches a not-ready segment of its name before reclaiming it as abandoned.
-  std::chrono::nanoseconds open_timeout = std::chrono::seconds(2);
-  /// Keep the segment when both sides have detached and it is empty (default: remove it then).
-  bool persistent = false;
-  /// create only: the index of the first element or byte (tests start near 2^64 to prove the wrap-around).
-  std::uint64_t first_index = 0;
-  /// Message producers only: stamp each record with CLOCK_MONOTONIC in ns (one vDSO clock read per message, 20-60
-  /// ns: about half the cost of a 64-byte send). false stores 0 instead. Each producer decides for its records.
-  bool timestamps = true;
-};
-
-/// Removes the segment of that name at once, whoever is attached (they keep their mapping). False if none.
-inline bool remove(std::string_view name) { return segment::remove(name); }
-
 namespace detail {
 
-inline std::uint64_t realtime_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-/// This process's start time in clock ticks since boot (field 22 of /proc/self/stat), 0 if unknown.
-inline std::uint64_t process_start_time(long pid) noexcept {
-  try {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto close = s.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream rest(s.substr(close + 2));
-    std::string field;
-    for (int i = 3; i <= 22 && rest >> field; ++i)
-      if (i == 22) return std::stoull(field);
-  } catch (...) {
-  }
-  return 0;
+/// Adds to a counter only this side writes: a relaxed load and store, no read-modify-write needed.
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 inline lock_byte lock_of(side s) noexcept { return s == side::producer ? lock_byte::producer : lock_byte::consumer; }
 inline side other(side s) noexcept { return s == side::producer ? side::consumer : side::producer; }
 inline const char* side_name(side s) noexcept { return s == side::producer ? "producer" : "consumer"; }
 
-class endpoint {
+class attachment {
  public:
   /// Creates the segment (errc::already_exists if taken) and attaches as side s.
-  static endpoint create(std::string_view name, side s, const layout::expectation& e, const options& o) {
+  static attachment create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     validate_name(name);
     const std::uint64_t size = checked_size(name, e);
     std::unique_ptr<segment> seg;
@@ -116,23 +78,25 @@ class endpoint {
     }
     at_creation_step(creation_step::admin_locked);
     auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (ftruncate)
-    std::memcpy(h->control.magic, layout_magic, sizeof layout_magic);
-    h->control.version = layout_version;
-    h->control.kind = static_cast<std::uint32_t>(e.kind);
-    h->control.cache_line_size = static_cast<std::uint32_t>(cache_line);
-    h->control.element_size = e.element_size;
-    h->control.element_align = e.element_align;
-    h->control.capacity = e.capacity;
-    h->control.data_offset = layout::data_offset_for(e.element_align);
-    h->control.segment_size = size;
-    h->control.initial_index = o.first_index;
+    layout::header_snapshot snap;
+    std::memcpy(snap.magic, layout_magic, sizeof layout_magic);
+    snap.version = layout_version;
+    snap.kind = static_cast<std::uint32_t>(e.kind);
+    snap.cache_line_size = static_cast<std::uint32_t>(cache_line);
+    snap.element_size = e.element_size;
+    snap.element_align = e.element_align;
+    snap.capacity = e.capacity;
+    snap.data_offset = layout::data_offset_for(e.element_align);
+    snap.segment_size = size;
+    snap.initial_index = o.first_index;
+    snap.created_ns = realtime_ns();
+    snap.flags = o.persistent ? flag_persistent : 0u;
+    snap.creator_uid = static_cast<std::uint32_t>(::geteuid());
+    layout::write_snapshot(*h, snap);
     h->head.value.store(o.first_index, std::memory_order_relaxed);
     h->tail.value.store(o.first_index, std::memory_order_relaxed);
-    h->info.created_ns = realtime_ns();
-    h->info.flags = o.persistent ? flag_persistent : 0u;
-    h->info.creator_uid = static_cast<std::uint32_t>(::geteuid());
     at_creation_step(creation_step::header_written);
-    endpoint ep(std::move(seg), h, s, o);
+    attachment ep(std::move(seg), h, snap, s, o);
     ep.take_side(/*fresh=*/true);
     at_creation_step(creation_step::side_taken);
     // SYNC POINT WRITE: header. Pairs with the acquire load of ready in open(); every field above is visible
@@ -143,15 +107,16 @@ class endpoint {
   }
 
   /// Opens an existing segment and attaches as side s. e.capacity 0 accepts any capacity.
-  static endpoint open(std::string_view name, side s, const layout::expectation& e, const options& o) {
+  static attachment open(std::string_view name, side s, const layout::expectation& e, const options& o) {
     validate_name(name);
     const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
     for (int attempt = 0;; ++attempt) {
       auto seg = std::make_unique<segment>(segment::open(name, segment::access::read_write));
-      layout::header* h = wait_ready(*seg, deadline);
-      layout::validate(*h, seg->real_size(), e, name);
-      seg->map(h->control.segment_size);
-      h = std::launder(reinterpret_cast<layout::header*>(seg->data()));
+      // The fixed fields are read once, here; everything below uses the validated copy.
+      const layout::header_snapshot snap = layout::read_snapshot(*wait_ready(*seg, deadline));
+      layout::validate(snap, seg->real_size(), e, name);
+      seg->map(snap.segment_size);
+      auto* h = std::launder(reinterpret_cast<layout::header*>(seg->data()));
       if (!seg->lock_until(lock_byte::admin, deadline))
         throw error(errc::not_ready, name, "another process held the segment's admin lock past the open timeout");
       if (!seg->still_named()) {  // a detaching side retired it between our open and our lock: start again
@@ -163,16 +128,16 @@ class endpoint {
         seg->unlock(lock_byte::admin);
         throw error(errc::already_attached, name, std::string("a live ") + side_name(s) + " is attached already");
       }
-      endpoint ep(std::move(seg), h, s, o);
+      attachment ep(std::move(seg), h, snap, s, o);
       const std::uint64_t head = h->head.value.load(std::memory_order_acquire);
       const std::uint64_t tail = h->tail.value.load(std::memory_order_acquire);
-      if (head - tail > h->control.capacity) {
+      if (head - tail > snap.capacity) {
         ep.seg_->unlock(lock_of(s));
         ep.seg_->unlock(lock_byte::admin);
         ep.attached_ = false;
         throw error(errc::corrupted, name,
                     "indices are inconsistent: head " + std::to_string(head) + ", tail " + std::to_string(tail) +
-                        ", capacity " + std::to_string(h->control.capacity));
+                        ", capacity " + std::to_string(snap.capacity));
       }
       ep.take_side(/*fresh=*/false);
       ep.seg_->unlock(lock_byte::admin);
@@ -184,11 +149,13 @@ class endpoint {
   /// A segment that stays not ready for open_timeout is handed to create(), which reclaims it if its creator
   /// died setting it up (so this takes at least twice open_timeout); a live creator still holding it gives
   /// not_ready. Races (the segment removed or made ready meanwhile) send it round again: at most 8 rounds.
-  static endpoint open_or_create(std::string_view name, side s, const layout::expectation& e, const options& o) {
+  static attachment open_or_create(std::string_view name, side s, const layout::expectation& e, const options& o) {
     for (int attempt = 0;; ++attempt) {
       bool unready = false;
       try {
-        return open(name, s, e, o);
+        layout::expectation existing = e;
+        existing.capacity = 0;  // an existing segment is opened whatever its capacity: e.capacity is for creating
+        return open(name, s, existing, o);
       } catch (const error& x) {
         // Once only: a segment that becomes ready meanwhile sends us round again, and must then open.
         unready = x.code() == errc::not_ready && attempt == 0;
@@ -202,16 +169,20 @@ class endpoint {
     }
   }
 
-  endpoint(endpoint&& o) noexcept
-      : seg_(std::move(o.seg_)), hdr_(o.hdr_), side_(o.side_), opts_(o.opts_), attached_(std::exchange(o.attached_, false)) {}
-  endpoint& operator=(endpoint&&) = delete;
-  endpoint(const endpoint&) = delete;
-  ~endpoint() { detach(); }
+  attachment(attachment&& o) noexcept
+      : seg_(std::move(o.seg_)), hdr_(o.hdr_), snap_(o.snap_), side_(o.side_), opts_(o.opts_),
+        attached_(std::exchange(o.attached_, false)) {}
+  attachment& operator=(attachment&&) = delete;
+  attachment(const attachment&) = delete;
+  ~attachment() { detach(); }
 
-  /// The header in shared memory.
+  /// The header in shared memory: its atomic words (indices, counters, wait and attach lines). Its fixed fields
+  /// are read through snapshot(), never here.
   [[nodiscard]] layout::header& header() const noexcept { return *hdr_; }
-  /// The data area.
-  [[nodiscard]] std::byte* data() const noexcept { return seg_->data() + hdr_->control.data_offset; }
+  /// The header's fixed fields as read and validated at attach.
+  [[nodiscard]] const layout::header_snapshot& snapshot() const noexcept { return snap_; }
+  /// The data area: snapshot().capacity * snapshot().element_size bytes, inside the mapping.
+  [[nodiscard]] std::byte* data() const noexcept { return seg_->data() + snap_.data_offset; }
   /// The user name of the segment.
   [[nodiscard]] const std::string& name() const noexcept { return seg_->name(); }
   [[nodiscard]] const options& opts() const noexcept { return opts_; }
@@ -265,14 +236,15 @@ class endpoint {
     if (admin) {
       const bool peer_here = seg_->locked_by_other(lock_of(other(side_)));
       const bool empty = hdr_->head.value.load(std::memory_order_acquire) == hdr_->tail.value.load(std::memory_order_acquire);
-      if (!peer_here && empty && (hdr_->info.flags & flag_persistent) == 0) (void)seg_->unlink_if_still_named();
+      if (!peer_here && empty && !snap_.persistent()) (void)seg_->unlink_if_still_named();
       seg_->unlock(lock_byte::admin);
     }
   }
 
  private:
-  endpoint(std::unique_ptr<segment> seg, layout::header* h, side s, const options& o)
-      : seg_(std::move(seg)), hdr_(h), side_(s), opts_(o) {}
+  attachment(std::unique_ptr<segment> seg, layout::header* h, const layout::header_snapshot& snap, side s,
+             const options& o)
+      : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o) {}
 
   layout::attach_slot& slot(side s) const noexcept {
     return s == side::producer ? hdr_->attach.producer : hdr_->attach.consumer;
@@ -332,10 +304,7 @@ class endpoint {
     for (unsigned i = 0;; ++i) {
       if (header_ready(*seg)) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
       if (std::chrono::steady_clock::now() >= deadline) break;
-      if (i < 64)
-        std::this_thread::yield();
-      else
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      backoff(i);
     }
     if (!seg->try_lock(lock_byte::admin))
       throw error(errc::not_ready, name,
@@ -366,10 +335,7 @@ class endpoint {
                     size < sizeof(layout::header)
                         ? "the segment is " + std::to_string(size) + " bytes, smaller than a header: its creator has not sized it (or died)"
                         : std::string("the header is not marked ready: its creator has not finished (or died)"));
-      if (i < 64)
-        std::this_thread::yield();
-      else
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      backoff(i);
     }
   }
 
@@ -390,10 +356,19 @@ class endpoint {
 
   std::unique_ptr<segment> seg_;
   layout::header* hdr_;
+  layout::header_snapshot snap_;  // the header's fixed fields, read once and validated: the only source of sizes
   side side_;
   options opts_;
   bool attached_ = false;
 };
+
+/// The error a waiting call throws when its wait ended without the ring being ready (and not by a timeout).
+[[noreturn]] inline void throw_wait(wait_status s, const attachment& ep) {
+  if (s == wait_status::peer_dead)
+    throw error(errc::peer_dead, ep.name(),
+                std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");
+  throw error(errc::corrupted, ep.name(), "the peer's index is out of range; the ring is unusable");
+}
 
 }  // namespace detail
 }  // namespace shmring

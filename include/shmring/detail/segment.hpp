@@ -9,6 +9,7 @@
 #pragma once
 
 #include <shmring/config.hpp>
+#include <shmring/detail/proc.hpp>
 #include <shmring/error.hpp>
 
 #include <boost/interprocess/exceptions.hpp>
@@ -21,7 +22,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include <fcntl.h>
@@ -225,10 +225,7 @@ class segment {
     for (unsigned i = 0;; ++i) {
       if (try_lock(b)) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (i < 64)
-        std::this_thread::yield();
-      else
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      detail::backoff(i);
     }
   }
 

@@ -1,18 +1,16 @@
-// shmring: the byte layout of a segment's header. This file is the ABI between processes (and languages):
-// fixed-width fields, explicit cache-line alignment, offsets asserted below and documented in docs/layout.md.
-// May touch: nothing by itself. It declares the layout, computes sizes and validates a header it is given.
+// shmring: the byte layout of a segment's header. With layout/record.hpp (the records of a message ring's data
+// area) this folder is the whole ABI between processes (and languages): fixed-width fields, explicit cache-line
+// alignment, offsets asserted below and documented in docs/layout.md. layout/snapshot.hpp reads a header once
+// and validates the copy.
+// May touch: nothing. It declares the layout and computes sizes.
 #pragma once
 
 #include <shmring/config.hpp>
-#include <shmring/error.hpp>
 
 #include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <string>
-#include <string_view>
 
 namespace shmring {
 
@@ -163,62 +161,15 @@ constexpr std::uint64_t data_offset_for(std::uint64_t element_align) noexcept {
   return (sizeof(header) + a - 1) / a * a;
 }
 
-/// What an opener expects of a header. capacity 0 means "whatever the segment has".
-struct expectation {
-  segment_kind kind;
-  std::uint32_t element_size;
-  std::uint32_t element_align;
-  std::uint64_t capacity;
-};
-
-/// Checks every field of a ready header against this build and the opener's expectation, and the declared
-/// size against the real one. Reads nothing past the header. Throws shmring::error naming the field.
-inline void validate(const header& h, std::uint64_t real_size, const expectation& want, std::string_view name) {
-  auto num = [](std::uint64_t v) { return std::to_string(v); };
-  if (std::memcmp(h.control.magic, layout_magic, sizeof layout_magic) != 0)
-    throw error(errc::bad_magic, name, "the first 8 bytes are not \"SHMRING\\0\"");
-  if (h.control.version != layout_version)
-    throw error(errc::version_mismatch, name,
-                "layout version is " + num(h.control.version) + " in the segment, " + num(layout_version) +
-                    " in this program");
-  if (h.control.kind != static_cast<std::uint32_t>(want.kind))
-    throw error(errc::kind_mismatch, name,
-                std::string("the segment holds a ") +
-                    (h.control.kind == 1 ? "typed ring" : h.control.kind == 2 ? "message ring" : "ring of unknown kind " + num(h.control.kind)) +
-                    ", this program opened it as a " + (want.kind == segment_kind::typed ? "typed ring" : "message ring"));
-  if (h.control.cache_line_size != cache_line)
-    throw error(errc::layout_mismatch, name,
-                "cache-line size is " + num(h.control.cache_line_size) + " in the segment, " + num(cache_line) +
-                    " in this program");
-  if (h.control.element_size != want.element_size)
-    throw error(errc::element_mismatch, name,
-                "element size is " + num(h.control.element_size) + " in the segment, " + num(want.element_size) +
-                    " in this program");
-  if (h.control.element_align != want.element_align)
-    throw error(errc::element_mismatch, name,
-                "element alignment is " + num(h.control.element_align) + " in the segment, " +
-                    num(want.element_align) + " in this program");
-  const std::uint64_t cap = h.control.capacity;
-  if (cap == 0 || !std::has_single_bit(cap) || cap > max_capacity)
-    throw error(errc::corrupted, name, "capacity " + num(cap) + " is not a power of two in [1, 2^40]");
-  if (want.capacity != 0 && cap != want.capacity)
-    throw error(errc::capacity_mismatch, name,
-                "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
-  if (cap > (std::uint64_t{1} << 46) / want.element_size)
-    throw error(errc::corrupted, name, "capacity " + num(cap) + " times element size exceeds 2^46 bytes");
-  const std::uint64_t offset = data_offset_for(want.element_align);
-  if (h.control.data_offset != offset)
-    throw error(errc::layout_mismatch, name,
-                "data offset is " + num(h.control.data_offset) + " in the segment, " + num(offset) +
-                    " in this program");
-  const std::uint64_t declared = offset + cap * want.element_size;
-  if (h.control.segment_size != declared)
-    throw error(errc::layout_mismatch, name,
-                "declared size is " + num(h.control.segment_size) + ", its fields make " + num(declared));
-  if (real_size < declared)
-    throw error(errc::truncated, name,
-                "the segment is " + num(real_size) + " bytes, its header declares " + num(declared));
-}
+/// The reserved words of the stats lines that message rings use (docs/layout.md, "Message ring data area").
+namespace stats_word {
+inline constexpr std::size_t next_sequence = 0;  ///< producer line +40: sequence of the next message
+inline constexpr std::size_t flags = 1;          ///< both lines +48: bit 0 = this side found the ring corrupted
+inline constexpr std::size_t aborted = 2;        ///< producer line +56: fragmented messages given up half-sent
+inline constexpr std::size_t dropped = 0;        ///< consumer line +40: partial messages the consumer dropped
+inline constexpr std::uint64_t flag_corrupted = 1;
+}  // namespace stats_word
+static_assert(offsetof(stats_line, reserved) == 40, "docs/layout.md: the message-ring stats words start at +40");
 
 }  // namespace layout
 }  // namespace shmring

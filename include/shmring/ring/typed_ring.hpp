@@ -125,7 +125,7 @@ class ring {
     const T* p = front();
     if (SHMRING_UNLIKELY(p == nullptr)) return false;
     std::memcpy(static_cast<void*>(std::addressof(out)), p, sizeof(T));
-    pop();
+    release(1);
     return true;
   }
 
@@ -135,12 +135,12 @@ class ring {
     if (SHMRING_UNLIKELY(p == nullptr)) return std::nullopt;
     std::optional<T> out(std::in_place);
     std::memcpy(static_cast<void*>(std::addressof(*out)), p, sizeof(T));
-    pop();
+    release(1);
     return out;
   }
 
   /// Consumer side only. Wait-free. The oldest element in place (no copy), or nullptr when empty or corrupted.
-  /// The pointer stays valid until pop(). Across processes the bytes are the producer's: a T with invalid
+  /// The pointer stays valid until pop_front(). Across processes the bytes are the producer's: a T with invalid
   /// bit patterns (bool, enum) must be checked by the caller if the producer is not trusted.
   [[nodiscard]] const T* front() noexcept {
     const std::uint64_t t = cons_.tail;
@@ -151,8 +151,13 @@ class ring {
     return std::launder(slots_ + (t & mask_));
   }
 
-  /// Consumer side only. Wait-free. Frees the slot front() returned. Precondition: front() != nullptr.
-  void pop() noexcept { release(1); }
+  /// Consumer side only. Wait-free. Frees the slot front() returned and returns true; returns false and frees
+  /// nothing when the ring is empty as far as this side knows (front() would have returned nullptr).
+  bool pop_front() noexcept {
+    if (SHMRING_UNLIKELY(cons_.cached_head == cons_.tail)) return false;
+    release(1);
+    return true;
+  }
 
   /// Consumer side only. Wait-free. Copies up to out.size() of the oldest elements and frees their slots with
   /// one index store. Returns how many were popped (0 when empty or corrupted).

@@ -1,0 +1,146 @@
+// shmring: a private copy of a segment header's fixed fields, read once from shared memory, and its validation.
+// May touch: the header it is given, once per field, only after the acquire load of its ready word; nothing else.
+//
+// WHY A COPY
+// Another process (a buggy or hostile one of the same user) can rewrite the header at any moment. A field read
+// twice can pass the check on the first read and be something else on the second: a capacity that flips from 16
+// to 2^20 between validate() and the mapping would give a ring of 2^20 slots over a 16-slot mapping. So the opener
+// copies every field it will use into a header_snapshot, validates the copy, and builds every mapping size,
+// capacity and data offset from the copy only (the Linux kernel's copy_from_user rule). The header's fields are
+// immutable by protocol once ready: the copy is what an honest creator wrote.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/error.hpp>
+#include <shmring/layout/header.hpp>
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace shmring::layout {
+
+/// The fields of lines 0 and 8 that never change after the header is ready, in private memory.
+struct header_snapshot {
+  std::uint8_t magic[8] = {};
+  std::uint32_t version = 0;
+  std::uint32_t kind = 0;
+  std::uint32_t cache_line_size = 0;
+  std::uint32_t element_size = 0;
+  std::uint32_t element_align = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t data_offset = 0;
+  std::uint64_t segment_size = 0;
+  std::uint64_t initial_index = 0;
+  std::uint64_t created_ns = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t creator_uid = 0;
+
+  /// The segment kind, if it is one this build knows (validated snapshots always are).
+  [[nodiscard]] segment_kind segment_kind_value() const noexcept { return static_cast<segment_kind>(kind); }
+  [[nodiscard]] bool persistent() const noexcept { return (flags & flag_persistent) != 0; }
+};
+
+namespace detail {
+template <class F>
+void copy_field(F& to, const F& from) noexcept {
+  // A byte copy, not an assignment: the compiler may not read the shared field twice for one use of the copy.
+  std::memcpy(&to, &from, sizeof(F));
+}
+}  // namespace detail
+
+/// Copies the fixed fields of h, each read once. Call only after the acquire load of h.control.ready saw
+/// ready_value (that load pairs with the creator's release store, which makes the fields visible).
+inline header_snapshot read_snapshot(const header& h) noexcept {
+  header_snapshot s;
+  std::memcpy(s.magic, h.control.magic, sizeof s.magic);
+  detail::copy_field(s.version, h.control.version);
+  detail::copy_field(s.kind, h.control.kind);
+  detail::copy_field(s.cache_line_size, h.control.cache_line_size);
+  detail::copy_field(s.element_size, h.control.element_size);
+  detail::copy_field(s.element_align, h.control.element_align);
+  detail::copy_field(s.capacity, h.control.capacity);
+  detail::copy_field(s.data_offset, h.control.data_offset);
+  detail::copy_field(s.segment_size, h.control.segment_size);
+  detail::copy_field(s.initial_index, h.control.initial_index);
+  detail::copy_field(s.created_ns, h.info.created_ns);
+  detail::copy_field(s.flags, h.info.flags);
+  detail::copy_field(s.creator_uid, h.info.creator_uid);
+  return s;
+}
+
+/// Writes the fixed fields of s into a header that nobody else reads yet (the creator, before ready).
+inline void write_snapshot(header& h, const header_snapshot& s) noexcept {
+  std::memcpy(h.control.magic, s.magic, sizeof s.magic);
+  h.control.version = s.version;
+  h.control.kind = s.kind;
+  h.control.cache_line_size = s.cache_line_size;
+  h.control.element_size = s.element_size;
+  h.control.element_align = s.element_align;
+  h.control.capacity = s.capacity;
+  h.control.data_offset = s.data_offset;
+  h.control.segment_size = s.segment_size;
+  h.control.initial_index = s.initial_index;
+  h.info.created_ns = s.created_ns;
+  h.info.flags = s.flags;
+  h.info.creator_uid = s.creator_uid;
+}
+
+/// What an opener expects of a header. capacity 0 means "whatever the segment has".
+struct expectation {
+  segment_kind kind;
+  std::uint32_t element_size;
+  std::uint32_t element_align;
+  std::uint64_t capacity;
+};
+
+/// Checks every field of a snapshot against this build and the opener's expectation, and the declared size
+/// against the real one. Throws shmring::error naming the field. After it returns, every size the snapshot
+/// declares is consistent: data_offset + capacity * element_size == segment_size <= real_size.
+inline void validate(const header_snapshot& h, std::uint64_t real_size, const expectation& want, std::string_view name) {
+  auto num = [](std::uint64_t v) { return std::to_string(v); };
+  if (std::memcmp(h.magic, layout_magic, sizeof layout_magic) != 0)
+    throw error(errc::bad_magic, name, "the first 8 bytes are not \"SHMRING\\0\"");
+  if (h.version != layout_version)
+    throw error(errc::version_mismatch, name,
+                "layout version is " + num(h.version) + " in the segment, " + num(layout_version) + " in this program");
+  if (h.kind != static_cast<std::uint32_t>(want.kind))
+    throw error(errc::kind_mismatch, name,
+                std::string("the segment holds a ") +
+                    (h.kind == 1 ? "typed ring" : h.kind == 2 ? "message ring" : "ring of unknown kind " + num(h.kind)) +
+                    ", this program opened it as a " + (want.kind == segment_kind::typed ? "typed ring" : "message ring"));
+  if (h.cache_line_size != cache_line)
+    throw error(errc::layout_mismatch, name,
+                "cache-line size is " + num(h.cache_line_size) + " in the segment, " + num(cache_line) + " in this program");
+  if (h.element_size != want.element_size)
+    throw error(errc::element_mismatch, name,
+                "element size is " + num(h.element_size) + " in the segment, " + num(want.element_size) + " in this program");
+  if (h.element_align != want.element_align)
+    throw error(errc::element_mismatch, name,
+                "element alignment is " + num(h.element_align) + " in the segment, " + num(want.element_align) +
+                    " in this program");
+  const std::uint64_t cap = h.capacity;
+  if (cap == 0 || !std::has_single_bit(cap) || cap > max_capacity)
+    throw error(errc::corrupted, name, "capacity " + num(cap) + " is not a power of two in [1, 2^40]");
+  if (want.capacity != 0 && cap != want.capacity)
+    throw error(errc::capacity_mismatch, name,
+                "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
+  if (want.element_size == 0 || cap > (std::uint64_t{1} << 46) / want.element_size)
+    throw error(errc::corrupted, name, "capacity " + num(cap) + " times element size exceeds 2^46 bytes");
+  const std::uint64_t offset = data_offset_for(want.element_align);
+  if (h.data_offset != offset)
+    throw error(errc::layout_mismatch, name,
+                "data offset is " + num(h.data_offset) + " in the segment, " + num(offset) + " in this program");
+  const std::uint64_t declared = offset + cap * want.element_size;
+  if (h.segment_size != declared)
+    throw error(errc::layout_mismatch, name,
+                "declared size is " + num(h.segment_size) + ", its fields make " + num(declared));
+  if (real_size < declared)
+    throw error(errc::truncated, name,
+                "the segment is " + num(real_size) + " bytes, its header declares " + num(declared));
+}
+
+}  // namespace shmring::layout

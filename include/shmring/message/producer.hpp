@@ -1,0 +1,274 @@
+// shmring: message_producer, the sending side of variable-length messages between two processes.
+// May touch: its own attachment (attach/detach), the record writer over the segment's data area
+// (ring/record_writer.hpp), the wait lines (notify on every publish, sleep in waiting calls), its own stats line,
+// and the monotonic clock (one read per message sent, for the record's timestamp, unless options::timestamps is
+// false). The restart rules are in message.hpp.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/detail/attachment.hpp>
+#include <shmring/detail/proc.hpp>
+#include <shmring/error.hpp>
+#include <shmring/layout/header.hpp>
+#include <shmring/layout/record.hpp>
+#include <shmring/message/ring_access.hpp>
+#include <shmring/message/types.hpp>
+#include <shmring/options.hpp>
+#include <shmring/status.hpp>
+#include <shmring/wait.hpp>
+#include <shmring/ring/record_writer.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace shmring {
+
+/// The producing side of a message ring. Only one may be attached to a segment at a time; one thread uses it.
+class message_producer {
+ public:
+  /// Creates the segment name with a data area of capacity bytes (a power of two, at least 128) and attaches as
+  /// its producer. Throws shmring::error (already_exists, invalid_name, invalid_argument, ...).
+  static message_producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    detail::check_message_create(name, capacity, o);
+    return message_producer(detail::attachment::create(name, side::producer, detail::message_expectation(capacity), o));
+  }
+  /// Opens an existing message ring and attaches as its producer. capacity 0 accepts the segment's; another
+  /// value must match it (errc::capacity_mismatch).
+  static message_producer open(std::string_view name, std::uint64_t capacity = 0, const options& o = {}) {
+    return message_producer(detail::attachment::open(name, side::producer, detail::message_expectation(capacity), o));
+  }
+  /// open(name, 0, o): opens an existing segment with these options, whatever its capacity.
+  static message_producer open(std::string_view name, const options& o) { return open(name, 0, o); }
+  /// Opens the message ring, or creates it with capacity bytes if there is none. An existing ring is opened
+  /// whatever its capacity (capacity() tells). A segment whose creator died while setting it up is reclaimed as
+  /// create() does (this then waits at least twice open_timeout); a live creator still setting it up gives
+  /// errc::not_ready.
+  static message_producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
+    detail::check_message_create(name, capacity, o);
+    return message_producer(detail::attachment::open_or_create(name, side::producer, detail::message_expectation(capacity), o));
+  }
+
+  /// Moves the attachment; the moved-from object is unusable (only destructible).
+  message_producer(message_producer&&) noexcept = default;
+
+  // ------------------------------------------------------------------------------------------ copying sends
+
+  /// Producer thread only. Wait-free, no allocation. Sends the whole message (fragmented if it is larger than
+  /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit (a message
+  /// larger than the capacity never does: use send()), is over max_message_size, a reservation is open, or the
+  /// ring is corrupted (see corrupted()). Wakes a sleeping consumer.
+  [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
+                              message_flags f = message_flags::none) noexcept {
+    if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
+                                         [this] { return stamp(); }))) {
+      notify_peer();
+      count(payload.size());
+      return true;
+    }
+    detail::bump(stats_->stalls);
+    if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
+    return false;
+  }
+
+  /// Producer thread only. Sends the message, waiting for room as the wait policy says; a message larger than
+  /// the ring goes out fragment by fragment as the consumer frees room. Throws errc::message_too_large over
+  /// max_message_size, errc::peer_dead if the consumer dies meanwhile, errc::corrupted if its index is impossible
+  /// (a message cut short by either is never delivered), errc::invalid_argument while a reservation is open.
+  void send(std::span<const std::byte> payload, message_type t = message_type::data,
+            message_flags f = message_flags::none) {
+    if (SHMRING_LIKELY(try_send_fast(payload, t, f))) return;
+    (void)send_slow(payload, t, f, std::chrono::steady_clock::time_point::max());
+  }
+
+  /// Producer thread only. As send(), waiting at most d: false on timeout, and then the message is not delivered
+  /// (fragments already published are dropped by the consumer). Throws as send() does.
+  [[nodiscard]] bool send_for(std::span<const std::byte> payload, std::chrono::nanoseconds d,
+                              message_type t = message_type::data, message_flags f = message_flags::none) {
+    if (SHMRING_LIKELY(try_send_fast(payload, t, f))) return true;
+    return send_slow(payload, t, f, detail::deadline_after(d));
+  }
+
+  /// Producer thread only. send() of the characters of s (BitRPC's spelling). For the other forms:
+  /// try_send(text_bytes(s)), send_for(text_bytes(s), d).
+  void send_string(std::string_view s, message_type t = message_type::data, message_flags f = message_flags::none) {
+    send(text_bytes(s), t, f);
+  }
+  /// Producer thread only. send() of the object bytes of v (BitRPC's spelling; receive with receive_typed<T>() or
+  /// message::as<T>()). For the other forms: try_send(object_bytes(v)), send_for(object_bytes(v), d).
+  template <trivially_copyable_message T>
+  void send_typed(const T& v, message_type t = message_type::data, message_flags f = message_flags::none) {
+    send(object_bytes(v), t, f);
+  }
+
+  // ------------------------------------------------------------------------------------------ zero copy
+
+  /// Producer thread only. Wait-free. Reserves n contiguous payload bytes in the ring (n <= max_record_payload())
+  /// and returns them (8-byte aligned) to be written in place; nothing is visible to the consumer until commit().
+  /// Nothing when there is no room, n is too large, a reservation is open already, or the ring is corrupted.
+  [[nodiscard]] std::optional<std::span<std::byte>> try_reserve(std::size_t n) noexcept {
+    if (std::byte* p = writer_.try_reserve(n); SHMRING_LIKELY(p != nullptr)) return std::span<std::byte>(p, n);
+    detail::bump(stats_->stalls);
+    if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
+    return std::nullopt;
+  }
+
+  /// Producer thread only. As try_reserve(), waiting for room. Throws errc::message_too_large if n is over
+  /// max_record_payload(), errc::invalid_argument if a reservation is open, and as send() does.
+  std::span<std::byte> reserve(std::size_t n) {
+    auto r = reserve_until(n, std::chrono::steady_clock::time_point::max());
+    return *r;  // never empty: reserve_until waits without a deadline or throws
+  }
+
+  /// Producer thread only. As reserve(), waiting at most d; nothing on timeout.
+  [[nodiscard]] std::optional<std::span<std::byte>> reserve_for(std::size_t n, std::chrono::nanoseconds d) {
+    return reserve_until(n, detail::deadline_after(d));
+  }
+
+  /// Producer thread only. Wait-free. Publishes the first `size` bytes of the reservation (at most its size) as one
+  /// message, timestamped now (unless options::timestamps is false), and wakes a sleeping consumer. Does nothing if no reservation is open.
+  void commit(std::size_t size, message_type t = message_type::data, message_flags f = message_flags::none) noexcept {
+    if (!writer_.reservation_open()) return;
+    size = static_cast<std::size_t>(std::min<std::uint64_t>(size, writer_.reservation_size()));
+    writer_.commit(size, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), stamp());
+    notify_peer();
+    count(size);
+  }
+
+  /// Producer thread only. Drops the open reservation: nothing of it is ever visible. Does nothing if none is open.
+  void abandon() noexcept { writer_.abandon(); }
+
+  // ------------------------------------------------------------------------------------------ observers
+
+  /// Anyone. Bytes of the data area.
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return writer_.capacity(); }
+  /// Anyone. The largest payload of one record: of a reservation, and of a message sent without fragmenting.
+  [[nodiscard]] std::uint64_t max_record_payload() const noexcept { return writer_.max_payload(); }
+  /// Anyone. The segment's user name.
+  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
+  /// Producer thread. Whether the consumer is attached and alive, absent, or dead (a system call).
+  [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
+  /// Producer thread. The sequence number the next message will carry.
+  [[nodiscard]] std::uint64_t next_sequence() const noexcept { return writer_.next_sequence(); }
+  /// Anyone. Messages completely sent into this segment (by every producer that attached).
+  [[nodiscard]] std::uint64_t sent() const noexcept { return stats_->messages.load(std::memory_order_relaxed); }
+  /// Anyone. Futex wake system calls this side has made for the consumer (all producers of the segment).
+  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return stats_->wake_calls.load(std::memory_order_relaxed); }
+  /// Anyone. Futex waits this side has made waiting for room (all producers of the segment).
+  [[nodiscard]] std::uint64_t sleeps() const noexcept { return stats_->sleeps.load(std::memory_order_relaxed); }
+  /// Producer thread. True once the consumer's index was seen out of range; every send then fails.
+  [[nodiscard]] bool corrupted() const noexcept { return writer_.corrupted(); }
+  /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
+  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
+  /// Producer thread. Detaches now (the destructor does too). The object is unusable afterwards.
+  void detach() noexcept { ep_.detach(); }
+
+ private:
+  explicit message_producer(detail::attachment ep)
+      : ep_(std::move(ep)),
+        writer_(detail::message_memory(ep_),
+                detail::stat_word(ep_.my_stats(), layout::stats_word::next_sequence).load(std::memory_order_relaxed),
+                // A producer attached before us: whatever it left half-sent must be dropped, not completed.
+                ep_.header().attach.producer.attach_count.load(std::memory_order_relaxed) > 1,
+                &detail::stat_word(ep_.my_stats(), layout::stats_word::next_sequence)),
+        peer_wait_(&ep_.peer_wait()),
+        stats_(&ep_.my_stats()),
+        timestamps_(ep_.opts().timestamps) {
+    if (writer_.corrupted())
+      throw error(errc::corrupted, ep_.name(), "the ring's indices are out of range or not multiples of 8");
+  }
+
+  /// A record's timestamp: the monotonic clock, or 0 for a producer made with options::timestamps = false.
+  [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::monotonic_ns() : 0; }
+
+  void count(std::uint64_t bytes) noexcept {
+    detail::bump(stats_->messages);
+    detail::bump(stats_->bytes, bytes);
+  }
+
+  bool try_send_fast(std::span<const std::byte> payload, message_type t, message_flags f) {
+    if (SHMRING_UNLIKELY(payload.size() > max_message_size)) detail::throw_too_large(ep_, payload.size());
+    if (SHMRING_UNLIKELY(writer_.reservation_open()))
+      throw error(errc::invalid_argument, ep_.name(), "send while a reservation is open: commit() or abandon() it first");
+    if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
+                                         [this] { return stamp(); }))) {
+      notify_peer();
+      count(payload.size());
+      return true;
+    }
+    return false;
+  }
+
+  SHMRING_NOINLINE bool send_slow(std::span<const std::byte> payload, message_type t, message_flags f,
+                                  std::chrono::steady_clock::time_point deadline) {
+    detail::bump(stats_->stalls);
+    record_writer::outgoing o{payload.data(), payload.size(), static_cast<std::uint32_t>(t),
+                              static_cast<std::uint8_t>(f), stamp()};
+    for (;;) {
+      bool published = false;
+      const record_writer::progress p = writer_.write_some(o, published);
+      if (published) notify_peer();
+      if (p == record_writer::progress::done) {
+        count(payload.size());
+        return true;
+      }
+      wait_status s = wait_status::corrupted;
+      if (p != record_writer::progress::corrupted) s = wait_room(writer_.room_needed(o), deadline);
+      if (s == wait_status::ready) continue;
+      if (writer_.abort(o)) detail::bump(detail::stat_word(*stats_, layout::stats_word::aborted));
+      if (s == wait_status::timeout) return false;
+      fail(s);
+    }
+  }
+
+  std::optional<std::span<std::byte>> reserve_until(std::size_t n, std::chrono::steady_clock::time_point deadline) {
+    if (n > writer_.max_payload())
+      throw error(errc::message_too_large, ep_.name(),
+                  "a reservation of " + std::to_string(n) + " bytes is over max_record_payload() (" +
+                      std::to_string(writer_.max_payload()) + ")");
+    if (writer_.reservation_open())
+      throw error(errc::invalid_argument, ep_.name(), "a reservation is open already: commit() or abandon() it first");
+    if (std::byte* p = writer_.try_reserve(n)) return std::span<std::byte>(p, n);
+    detail::bump(stats_->stalls);
+    for (;;) {
+      wait_status s = wait_status::corrupted;
+      if (!writer_.corrupted()) s = wait_room(writer_.room_needed({nullptr, n}), deadline);
+      if (s == wait_status::timeout) return std::nullopt;
+      if (s != wait_status::ready) fail(s);
+      if (std::byte* p = writer_.try_reserve(n)) return std::span<std::byte>(p, n);
+    }
+  }
+
+  [[noreturn]] void fail(wait_status s) {
+    if (s == wait_status::corrupted || writer_.corrupted()) {
+      detail::mark_corrupted(*stats_);
+      throw error(errc::corrupted, ep_.name(), "the consumer's index is out of range; the ring is unusable");
+    }
+    detail::throw_wait(s, ep_);
+  }
+
+  wait_status wait_room(std::uint64_t want, std::chrono::steady_clock::time_point deadline) {
+    return wait_until(
+        [this, want] {
+          if (writer_.poll_room(want)) return poll_result::ready;
+          return writer_.corrupted() ? poll_result::corrupted : poll_result::not_ready;
+        },
+        [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+  }
+
+  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+
+  detail::attachment ep_;
+  record_writer writer_;
+  layout::wait_line* peer_wait_;  // where the consumer sleeps: checked after every publish
+  layout::stats_line* stats_;     // this side's counters
+  bool timestamps_;               // options::timestamps: whether stamp() reads the clock
+};
+
+}  // namespace shmring

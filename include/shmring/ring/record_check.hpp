@@ -1,0 +1,88 @@
+// shmring: the check of one record of a message ring's data area: a pure function of bytes.
+// May touch: nothing. It reads the record header at a record boundary (once, into private memory) and says
+// whether it is a well-formed padding or data record of this ring. Every rule that needs no memory of earlier
+// records lives here; the reader's state machine (record_reader.hpp) adds the rules that do (sequence numbers,
+// resync, reassembly). The fuzz target calls it directly on arbitrary bytes.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/layout/record.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace shmring::record {
+
+/// What check() found at a record boundary.
+struct checked {
+  enum class kind_t : std::uint8_t { padding, data, invalid };
+  kind_t kind = kind_t::invalid;
+  header h{};                  ///< the private copy (for padding only its first 8 bytes carry meaning)
+  std::uint64_t size = 0;      ///< bytes the record occupies: header and padded payload, or padding to the end
+  const char* why = nullptr;   ///< invalid: what was wrong (a static string)
+
+  [[nodiscard]] bool ok() const noexcept { return kind != kind_t::invalid; }
+};
+
+/// The geometry of a data area, from the validated header snapshot.
+struct area {
+  const std::byte* data;     ///< capacity bytes
+  std::uint64_t capacity;    ///< a power of two, >= min_message_capacity
+  std::uint64_t max_payload; ///< record::max_payload(capacity)
+};
+
+namespace detail {
+inline checked invalid(const char* why) noexcept {
+  checked c;
+  c.why = why;
+  return c;
+}
+}  // namespace detail
+
+/// Checks the record at byte offset `off` (a multiple of 8, below capacity) of the area, with `avail` (> 0) bytes
+/// published from there by the producer. Copies the header out of the area once (its first 8 bytes, then all 32
+/// for a data record) and checks only the copy, so a peer changing the bytes meanwhile cannot make a checked
+/// value unchecked. Reads nothing outside [off, off + 32) and nothing past the published bytes.
+[[nodiscard]] inline checked check(const area& a, std::uint64_t off, std::uint64_t avail) noexcept {
+  using detail::invalid;
+  if (avail < prefix_size) return invalid("fewer than 8 bytes published at a record boundary");
+  checked c;
+  std::memcpy(&c.h, a.data + off, prefix_size);  // off <= capacity - 8: off and capacity are multiples of 8
+  const header& h = c.h;
+  if (h.kind == kind_padding) {
+    if (off == 0) return invalid("padding record at the start of the data area");
+    if (h.length != a.capacity - off) return invalid("padding record does not reach exactly the end of the data area");
+    if (h.flags != 0 || h.reserved != 0) return invalid("padding record with flags or reserved bits set");
+    if (h.length >= avail) return invalid("padding record not followed by a published record");
+    c.kind = checked::kind_t::padding;
+    c.size = h.length;
+    return c;
+  }
+  if (h.kind != kind_data) return invalid("unknown record kind");
+  if (off + header_size > a.capacity) return invalid("record header crosses the end of the data area");
+  if (avail < header_size) return invalid("record header runs past the producer's index");
+  std::memcpy(&c.h, a.data + off, header_size);
+  if (h.kind != kind_data) return invalid("record changed while it was read");
+  if (h.reserved != 0) return invalid("record with reserved bits set");
+  if ((h.flags & ~known_flags) != 0) return invalid("record with unknown flag bits");
+  if (h.length > a.max_payload) return invalid("record length exceeds the largest record of this ring");
+  const std::uint64_t size = size_of(h.length);
+  if (off + size > a.capacity) return invalid("record runs past the end of the data area");
+  if (size > avail) return invalid("record runs past the producer's index");
+  if (h.message_length > max_message_size) return invalid("message length over max_message_size");
+  if (h.length > h.message_length) return invalid("record longer than its message");
+  const bool first = (h.flags & flag_first_fragment) != 0;
+  const bool last = (h.flags & flag_last_fragment) != 0;
+  if ((h.flags & flag_resync) != 0 && !first) return invalid("resync flag on a record that does not start a message");
+  if (first && last && h.length != h.message_length)
+    return invalid("whole-message record whose length is not the message length");
+  if (first && !last && (h.length == 0 || h.length >= h.message_length))
+    return invalid("first fragment that is empty or not a fragment");
+  if (!first && h.length == 0) return invalid("empty continuation fragment");
+  c.kind = checked::kind_t::data;
+  c.size = size;
+  return c;
+}
+
+}  // namespace shmring::record

@@ -1,0 +1,320 @@
+// shmring: the consuming side of a message ring (framed records, layout/record.hpp) over memory it is given.
+// May touch: the two shared byte indices (loads head, stores tail) and the data area it is handed; nothing else.
+// It makes no system call and reads no clock, so it is unit-tested, fuzzed and run under ThreadSanitizer on heap
+// memory exactly as in shared memory.
+// Nothing read from the data area or the producer's index is trusted: each record is checked by record::check
+// (record_check.hpp) on a private copy of its header before use, and on any violation the reader marks itself
+// corrupted and never reads the ring again. Every call consumes at least 8 bytes per step and re-reads the
+// producer's index at most once, so no call can loop without end.
+#pragma once
+
+#include <shmring/config.hpp>
+#include <shmring/layout/record.hpp>
+#include <shmring/ring/byte_memory.hpp>
+#include <shmring/ring/record_check.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace shmring {
+
+/// What a reader knows of a message: the fields every record of it carries.
+struct record_meta {
+  std::uint64_t sequence = 0;
+  std::uint64_t timestamp_ns = 0;
+  std::uint32_t type = 0;
+  std::uint8_t flags = 0;   ///< user flags only (urgent, compressed, encrypted)
+  std::uint32_t length = 0; ///< payload bytes of the whole message
+};
+
+/// The consuming side of a message ring over given memory. One thread (or process) uses it.
+///
+/// poll() makes progress towards the next whole message and reports ready (the message is described by meta()
+/// and payload() until release()), empty, or corrupted. A message that fits one record is returned in place
+/// (zero copy); a fragmented one is reassembled in a buffer the reader owns (the only allocation).
+///
+/// Sequence rules: a reader starts "synced" (expecting sequence 0) when the tail is the ring's initial index,
+/// i.e. nothing was ever consumed; otherwise it skips the remains of a message whose start an earlier consumer
+/// took (counted in dropped()) and adopts the sequence of the first message start it meets. From then on every
+/// message must carry exactly the next sequence, except one whose first record has flag_resync (a new producer
+/// session, or a producer that gave up a fragmented message): its sequence may jump forward, never back, and a
+/// partly reassembled message is dropped (counted in dropped()), never delivered.
+class record_reader {
+ public:
+  enum class status : std::uint8_t { ready, empty, corrupted };
+
+  /// Adopts the indices as they are. initial_index is the index the ring started at (the header's).
+  record_reader(byte_ring_memory m, std::uint64_t initial_index) noexcept
+      : head_idx_(m.head),
+        tail_idx_(m.tail),
+        data_(m.data),
+        capacity_(m.capacity),
+        mask_(m.capacity - 1),
+        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0) {
+    // SYNC POINT READ: adoption. Pairs with the release stores of the sides that ran before us.
+    tail_ = tail_idx_->load(std::memory_order_acquire);
+    published_tail_ = tail_;
+    cached_head_ = head_idx_->load(std::memory_order_acquire);
+    synced_ = tail_ == initial_index;
+    if (!record::valid_capacity(capacity_))
+      fail("the capacity is not a power of two of at least 128 bytes");
+    else if (cached_head_ - tail_ > capacity_)
+      fail("the producer's index is out of range");
+    else if (tail_ % 8 != 0 || cached_head_ % 8 != 0)
+      fail("an index is not a multiple of 8");
+  }
+
+  record_reader(record_reader&&) noexcept = default;
+  record_reader(const record_reader&) = delete;
+  record_reader& operator=(const record_reader&) = delete;
+
+  /// Consumer side only. Makes progress towards the next whole message; see the class comment. Calling it again
+  /// before release() returns the same message. May allocate (std::bad_alloc) to reassemble a fragmented message.
+  [[nodiscard]] status poll() {
+    if (SHMRING_UNLIKELY(corrupted_)) return status::corrupted;
+    if (ready_) return status::ready;
+    bool refreshed = false;
+    status result = status::empty;
+    for (;;) {
+      std::uint64_t avail = cached_head_ - tail_;
+      if (avail == 0) {
+        if (refreshed) break;  // one look at the producer's index per call: a busy producer cannot keep us here
+        refreshed = true;
+        if (!refresh_head()) {
+          result = status::corrupted;
+          break;
+        }
+        avail = cached_head_ - tail_;
+        if (avail == 0) break;
+      }
+      const step s = parse(avail);
+      if (s == step::more) continue;
+      result = s == step::ready ? status::ready : status::corrupted;
+      break;
+    }
+    if (tail_ != published_tail_ && !corrupted_) publish_tail();
+    return result;
+  }
+
+  /// Consumer side only. After poll() == ready: the message's sequence, type, flags, timestamp and length.
+  [[nodiscard]] const record_meta& meta() const noexcept { return meta_; }
+  /// Consumer side only. After poll() == ready: the payload, in the ring or in the reassembly buffer.
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept { return {payload_, meta_.length}; }
+  /// Consumer side only. True between poll() == ready and release().
+  [[nodiscard]] bool ready() const noexcept { return ready_; }
+  /// Consumer side only. After poll() == ready: true when payload() lies in the ring itself.
+  [[nodiscard]] bool in_place() const noexcept { return in_place_; }
+
+  /// Consumer side only. After poll() == ready and !in_place(): moves the reassembled payload out; release()
+  /// must still be called.
+  [[nodiscard]] std::vector<std::byte> take_buffer() noexcept {
+    std::vector<std::byte> out = std::move(buf_);
+    buf_ = std::vector<std::byte>();
+    payload_ = nullptr;
+    return out;
+  }
+
+  /// Consumer side only. Frees the message poll() returned (its bytes in the ring go back to the producer).
+  /// True when it moved the tail (the caller then wakes the producer).
+  bool release() noexcept {
+    if (!ready_) return false;
+    ready_ = false;
+    ++delivered_;
+    if (!in_place_) {
+      buf_.clear();
+      return false;
+    }
+    tail_ += record_size_;
+    publish_tail();
+    return true;
+  }
+
+  /// Consumer side only. Re-reads the producer's index (acquire); true when unread bytes wait. For waiting calls.
+  [[nodiscard]] bool poll_data() noexcept {
+    if (corrupted_) return false;
+    if (ready_ || cached_head_ != tail_) return true;
+    return refresh_head() && cached_head_ != tail_;
+  }
+
+  /// Consumer side only. True once anything read from the ring was impossible; the ring is then never read again.
+  [[nodiscard]] bool corrupted() const noexcept { return corrupted_; }
+  /// Consumer side only. What was impossible (a static string), or nullptr.
+  [[nodiscard]] const char* corruption() const noexcept { return why_; }
+  /// Consumer side only. The byte index of the record found impossible.
+  [[nodiscard]] std::uint64_t corruption_index() const noexcept { return where_; }
+  /// Consumer side only. The byte index the next record will be read at.
+  [[nodiscard]] std::uint64_t tail_index() const noexcept { return tail_; }
+  /// Consumer side only. Messages dropped: partly reassembled ones given up by their producer, and the remains
+  /// of a message whose start an earlier consumer took.
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+  /// Consumer side only. Messages released so far.
+  [[nodiscard]] std::uint64_t delivered() const noexcept { return delivered_; }
+  /// Consumer side only. Padding records skipped so far.
+  [[nodiscard]] std::uint64_t paddings() const noexcept { return paddings_; }
+  /// Consumer side only. Payload bytes of the fragmented message being reassembled (0 when none).
+  [[nodiscard]] std::uint64_t partial_bytes() const noexcept { return partial_ ? buf_.size() : 0; }
+  /// Consumer side only. The sequence the next message start must carry (once synced).
+  [[nodiscard]] std::uint64_t expected_sequence() const noexcept { return expected_; }
+  /// Anyone. Bytes of the data area.
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+
+ private:
+  enum class step : std::uint8_t { more, ready, corrupted };
+
+  step bad(const char* why) noexcept {
+    fail(why);
+    return step::corrupted;
+  }
+
+  void fail(const char* why) noexcept {
+    corrupted_ = true;
+    why_ = why;
+    where_ = tail_;
+  }
+
+  /// Reads the record at tail_ (avail > 0 bytes published from there), checks it (record::check) and acts on it.
+  step parse(std::uint64_t avail) {
+    const std::uint64_t off = tail_ & mask_;
+    const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, off, avail);
+    if (!c.ok()) return bad(c.why);
+    if (c.kind == record::checked::kind_t::padding) {
+      tail_ += c.size;
+      ++paddings_;
+      return step::more;
+    }
+    return on_data(c.h, c.size, data_ + off + record::header_size);
+  }
+
+  /// The state machine over checked data records: sync (skip what an earlier consumer began), resync (a new
+  /// producer session), sequence order, and reassembly of fragments.
+  step on_data(const record::header& h, std::uint64_t size, const std::byte* payload) {
+    const bool first = (h.flags & record::flag_first_fragment) != 0;
+    const bool last = (h.flags & record::flag_last_fragment) != 0;
+    if ((h.flags & record::flag_resync) != 0) {
+      if (synced_ && h.sequence - expected_ > (std::uint64_t{1} << 63)) return bad("sequence moved backwards at a resync");
+      if (partial_) drop_partial();
+      synced_ = true;
+      expected_ = h.sequence;
+    }
+    if (!synced_) {
+      if (!first) {  // the rest of a message whose start an earlier consumer took: never delivered
+        if (!skipping_ || skip_seq_ != h.sequence) ++dropped_;
+        skipping_ = !last;
+        skip_seq_ = h.sequence;
+        tail_ += size;
+        return step::more;
+      }
+      synced_ = true;
+      expected_ = h.sequence;
+    }
+    if (first) {
+      if (partial_) return bad("a message starts inside a fragmented message");
+      if (h.sequence != expected_) return bad("sequence number is not the next one (a gap or a repeat)");
+      meta_ = record_meta{h.sequence, h.timestamp_ns, h.type, static_cast<std::uint8_t>(h.flags & record::user_flags),
+                          h.message_length};
+      if (last) {
+        payload_ = payload;
+        record_size_ = size;
+        in_place_ = true;
+        ready_ = true;
+        expected_ = h.sequence + 1;
+        return step::ready;
+      }
+      // Copy first, then change state: if the allocation throws, the next poll() reads this record again.
+      buf_.clear();
+      buf_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(h.message_length, 4 * capacity_)));
+      buf_.insert(buf_.end(), payload, payload + h.length);
+      partial_ = true;
+      expected_ = h.sequence + 1;
+      tail_ += size;
+      return step::more;
+    }
+    if (!partial_) return bad("fragment without the start of its message");
+    if (h.sequence != meta_.sequence || h.type != meta_.type || h.message_length != meta_.length ||
+        h.timestamp_ns != meta_.timestamp_ns || (h.flags & record::user_flags) != meta_.flags)
+      return bad("fragment that does not belong to the message being reassembled");
+    const std::uint64_t have = buf_.size() + std::uint64_t{h.length};
+    if (have > meta_.length) return bad("fragments longer than their message");
+    if (last != (have == meta_.length)) return bad("last-fragment flag does not match the message length");
+    buf_.insert(buf_.end(), payload, payload + h.length);
+    tail_ += size;
+    if (!last) return step::more;
+    partial_ = false;
+    payload_ = buf_.data();
+    in_place_ = false;
+    ready_ = true;
+    return step::ready;
+  }
+
+  void drop_partial() noexcept {
+    partial_ = false;
+    buf_.clear();
+    ++dropped_;
+  }
+
+  void publish_tail() noexcept {
+    published_tail_ = tail_;
+    // SYNC POINT WRITE: space reuse. Pairs with the acquire load of tail in record_writer::refresh_tail(). Without
+    // release the producer could overwrite a record while our reads of it are still in flight.
+    tail_idx_->store(tail_, std::memory_order_release);
+  }
+
+  SHMRING_NOINLINE bool refresh_head() noexcept {
+    if (corrupted_) return false;
+    // SYNC POINT READ: record contents. Pairs with the release store of head in record_writer::publish().
+    const std::uint64_t h = head_idx_->load(std::memory_order_acquire);
+    if (SHMRING_UNLIKELY(h - tail_ > capacity_)) {  // behind our tail, or more than capacity ahead of it
+      fail("the producer's index is out of range");
+      return false;
+    }
+    if (SHMRING_UNLIKELY(h - tail_ < cached_head_ - tail_)) {
+      fail("the producer's index moved backwards");
+      return false;
+    }
+    if (SHMRING_UNLIKELY(h % 8 != 0)) {
+      fail("the producer's index is not a multiple of 8");
+      return false;
+    }
+    cached_head_ = h;
+    return true;
+  }
+
+  // Read-only after construction.
+  std::atomic<std::uint64_t>* head_idx_;
+  std::atomic<std::uint64_t>* tail_idx_;
+  const std::byte* data_;
+  std::uint64_t capacity_;
+  std::uint64_t mask_;
+  std::uint64_t max_payload_;
+
+  // Consumer-private.
+  std::uint64_t tail_ = 0;
+  std::uint64_t published_tail_ = 0;
+  std::uint64_t cached_head_ = 0;
+  std::uint64_t expected_ = 0;
+  std::uint64_t skip_seq_ = 0;
+  std::uint64_t record_size_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t paddings_ = 0;
+  std::uint64_t where_ = 0;
+  const char* why_ = nullptr;
+  const std::byte* payload_ = nullptr;
+  record_meta meta_{};
+  std::vector<std::byte> buf_;
+  bool synced_ = false;
+  bool skipping_ = false;
+  bool partial_ = false;
+  bool ready_ = false;
+  bool in_place_ = false;
+  bool corrupted_ = false;
+};
+
+
+}  // namespace shmring
