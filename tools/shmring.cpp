@@ -13,11 +13,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -31,9 +33,14 @@ commands:
   list                    every shmring segment of the machine: name, kind, element size, capacity, usage,
                           producer and consumer (alive, dead, detached, never attached) with their pids
   stat NAME               the full status snapshot of one ring and both sides' counters
-  watch NAME              the ring's rates per second, one line per sample
+  watch NAME              the ring's rates, one line per sample: elements/s (typed rings) or msgs/s (message
+                          rings) sent and received, MB/s sent and received (1 MB = 10^6 bytes), and how often
+                          per second the producer found the ring full and the consumer found it empty
         --interval MS     time between samples (default 1000)
-        --count N         stop after N samples (default: until interrupted)
+        --count N         stop after N samples (default: until the ring ends, or until interrupted)
+                          The watch ends quietly with exit 0 when the ring ends normally: both sides detached
+                          cleanly and the drained ring was removed. A ring removed any other way (a side still
+                          attached or dead, data left in it) ends it with exit 1 and a message saying so.
   remove NAME             remove the ring's name now (attached processes keep their mapping)
   gc [NAME...]            remove stale rings: no live side, and a side died attached or the creator died
                           before the ring was ready (default: every ring of this user)
@@ -239,31 +246,101 @@ rates rates_between(const shmring::ring_status& prev, const shmring::ring_status
 
 std::string num2(double v) { return shmring::detail::fixed2(v); }
 
+// What a ring counts in: typed rings move elements, message rings messages.
+const char* unit_of(const shmring::ring_status& s) {
+  return s.kind == shmring::segment_kind::message ? "messages" : "elements";
+}
+
+// A watch keeps the object its samples come from open (read-only, header mapped; it never attaches, locks or
+// writes) so that, once the name is gone, it can still read how the ring ended.
+const shmring::layout::header& header_of(const shmring::segment& seg) {
+  return *std::launder(reinterpret_cast<const shmring::layout::header*>(seg.data()));
+}
+
+shmring::ring_status held_status(const shmring::segment& seg, const std::string& name) {
+  return shmring::detail::snapshot(header_of(seg), name,
+                                   [&](shmring::side s) { return seg.locked_by_other(shmring::detail::lock_of(s)); });
+}
+
+// Why the end of a ring whose name was removed is not the normal one, or "" when it is: neither side is attached
+// any more (each detached cleanly or never attached) and nothing was left in the ring. That is how the library
+// retires a drained ring (the last side to detach removes the name).
+std::string abnormal_end(const shmring::ring_status& s) {
+  for (const auto& [what, d] : {std::pair<const char*, const shmring::side_status&>{"producer", s.producer},
+                                std::pair<const char*, const shmring::side_status&>{"consumer", s.consumer}}) {
+    if (d.alive) return std::string("the ") + what + " (pid " + std::to_string(d.pid) + ") is still attached";
+    if (d.dead()) return std::string("the ") + what + " (pid " + std::to_string(d.pid) + ") died attached";
+  }
+  if (!s.consistent) return "its indices were inconsistent";
+  if (s.head != s.tail)
+    return std::to_string(s.messages_in_ring) + " " + unit_of(s) + " (" + std::to_string(s.bytes_used) +
+           " bytes) were still in it";
+  return {};
+}
+
+// One sample of the ring NAME refers to now, taken from the object `held` keeps open. Opens (and holds) that
+// object on the first sample and whenever the name has moved to another object since (a ring removed and created
+// anew: `replaced` is then true). Throws what status() throws; not_found when the name is gone, `held` then still
+// being the last ring seen (if any).
+shmring::ring_status sample_ring(const std::string& name, std::optional<shmring::segment>& held, bool& replaced) {
+  replaced = false;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (held && held->still_named()) {
+      shmring::ring_status s = shmring::status(name);
+      if (held->still_named()) return s;  // named before and after: s is the held object's status
+      continue;
+    }
+    shmring::segment seg = shmring::segment::open(name, shmring::segment::access::read_only);
+    shmring::ring_status s = shmring::status(name);  // validates the header before we map it
+    if (!seg.still_named()) continue;               // replaced between the open and status(): again
+    seg.map(sizeof(shmring::layout::header));
+    replaced = held.has_value();
+    held.emplace(std::move(seg));
+    return s;
+  }
+  throw shmring::error(shmring::errc::system_error, name, "the name kept moving to new segments while watching it");
+}
+
+void print_watch_header(const std::string& name, const shmring::ring_status& s, std::uint64_t interval_ms) {
+  const bool msg = s.kind == shmring::segment_kind::message;
+  const std::string per = msg ? "msgs/s" : "elements/s";
+  std::printf("shmring watch %s: %s ring%s, a sample every %llu ms; rates in %s and MB/s (1 MB = 10^6 bytes)\n",
+              shown(name).c_str(), std::string(shmring::to_string(s.kind)).c_str(),
+              msg ? "" : (" of " + std::to_string(s.element_size) + "-byte elements").c_str(),
+              static_cast<unsigned long long>(interval_ms), per.c_str());
+  std::printf("%8s %12s %8s %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", "TIME(s)", msg ? "IN RING msgs" : "IN RING elems",
+              "USAGE", ("SENT " + per).c_str(), ("RECV " + per).c_str(), "SENT MB/s", "RECV MB/s", "FULL/s",
+              "EMPTY/s", "PRODUCER", "CONSUMER");
+}
+
 int cmd_watch(const args& a) {
   if (a.names.size() != 1) usage_error("watch takes one name");
   const std::string& name = a.names[0];
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   std::optional<shmring::ring_status> prev;
+  std::optional<shmring::segment> held;
   clock::time_point prev_t{};
-  if (!a.json) {
-    std::printf("shmring watch %s every %llu ms\n", shown(name).c_str(), static_cast<unsigned long long>(a.interval_ms));
-    std::printf("%8s %12s %8s %12s %12s %10s %10s %9s %9s  %-16s %-16s\n", "TIME", "IN RING", "USAGE", "SENT/S",
-                "RECEIVED/S", "MB/S IN", "MB/S OUT", "FULL/S", "EMPTY/S", "PRODUCER", "CONSUMER");
-  }
   for (std::uint64_t sample = 1;; ++sample) {
     shmring::ring_status s;
+    bool replaced = false;
     try {
-      s = shmring::status(name);
+      s = sample_ring(name, held, replaced);
     } catch (const shmring::error& e) {
-      return report_error(a, name, e);
+      if (e.code() != shmring::errc::not_found || !held) return report_error(a, name, e);
+      // The name is gone after we saw the ring: a normal end ends the watch quietly, anything else is an error.
+      const std::string why = abnormal_end(held_status(*held, name));
+      if (why.empty()) return 0;
+      return report_error(a, name, shmring::error(shmring::errc::not_found, name, "the ring was removed while " + why));
     }
     const auto now = clock::now();
     const double t = std::chrono::duration<double>(now - t0).count();
+    if (replaced) prev.reset();  // a new ring under the name: its counters start again
     std::optional<rates> r;
     if (prev) r = rates_between(*prev, s, std::chrono::duration<double>(now - prev_t).count());
     if (a.json) {
-      std::string o = "{\"sample\":" + std::to_string(sample) + ",\"t\":" + num2(t) + ",\"rates\":";
+      std::string o = "{\"sample\":" + std::to_string(sample) + ",\"t\":" + num2(t) + ",\"unit\":\"" + unit_of(s) +
+                      "\",\"rates\":";
       if (r)
         o += "{\"sent_per_s\":" + num2(r->sent) + ",\"received_per_s\":" + num2(r->received) +
              ",\"bytes_sent_per_s\":" + num2(r->bytes_sent) + ",\"bytes_received_per_s\":" + num2(r->bytes_received) +
@@ -273,8 +350,9 @@ int cmd_watch(const args& a) {
       o += ",\"status\":" + shmring::to_json(s) + "}";
       std::printf("%s\n", o.c_str());
     } else {
+      if (sample == 1 || replaced) print_watch_header(name, s, a.interval_ms);
       auto col = [&](double v, double scale) { return r ? num2(v / scale) : std::string("-"); };
-      std::printf("%8s %12llu %7.2f%% %12s %12s %10s %10s %9s %9s  %-16s %-16s\n", num2(t).c_str(),
+      std::printf("%8s %12llu %7.2f%% %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", num2(t).c_str(),
                   static_cast<unsigned long long>(s.messages_in_ring), s.usage_percent,
                   col(r ? r->sent : 0, 1).c_str(), col(r ? r->received : 0, 1).c_str(),
                   col(r ? r->bytes_sent : 0, 1e6).c_str(), col(r ? r->bytes_received : 0, 1e6).c_str(),

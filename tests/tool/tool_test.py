@@ -182,6 +182,90 @@ def test_watch_follows_the_ring():
     check(not os.path.exists(shm(n)), "a drained ring whose sides detached is removed")
 
 
+def start_watch(n, *args):
+    """Starts `shmring watch n` and returns it with the lines up to its first sample: it has seen the ring."""
+    w = subprocess.Popen([TOOL, "watch", n, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    processes.append(w)
+    lines = [w.stdout.readline() for _ in range(1 if "--json" in args else 3)]  # (heading, columns,) sample 1
+    return w, lines
+
+
+def wait_exit(p, what):
+    """Waits for p to exit (the timeout is a hang guard, not a timing check); returns (exit status, stdout, stderr)."""
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        check(False, f"{what}: still running after 60 s")
+    return p.returncode, out, err
+
+
+def test_watch_ends_quietly_after_a_normal_end():
+    n = name("watch-end")
+    mover = fixture("mover", n, "1024")
+    w, first = start_watch(n, "--interval", "20")
+    check(f"alive({mover.pid})" in first[2], f"watch's first sample shows the live ring: {first!r}")
+    mover.stdin.write("move 1000\n")
+    mover.stdin.flush()
+    check(mover.stdout.readline().strip() == "moved", "the fixture moved its values")
+    finish(mover)  # both sides detach cleanly; the drained ring is removed by the last one
+    check(not os.path.exists(shm(n)), "the drained ring was removed")
+    rc, out, err = wait_exit(w, "watch of a ring that ended normally")
+    check(rc == 0, f"watch exits 0 after a normal end, got {rc}")
+    check(err == "", f"watch ends quietly after a normal end, stderr: {err!r}")
+    # The same with --json: no error object after the samples.
+    mover = fixture("mover", n, "1024")
+    w, first = start_watch(n, "--interval", "20", "--json")
+    check(json.loads(first[0])["status"]["producer"]["pid"] == mover.pid, "the JSON watch saw the ring")
+    finish(mover)
+    rc, out, err = wait_exit(w, "watch --json of a ring that ended normally")
+    check(rc == 0 and err == "", f"watch --json exits 0 quietly after a normal end: {rc}, {err!r}")
+    check(all("error" not in json.loads(line) for line in out.splitlines()), "no error object in the JSON stream")
+
+
+def test_watch_fails_when_a_ring_disappears_otherwise():
+    tool("watch", name("never-made"), "--count", "1", rc=1)  # a ring never seen: not_found, as before
+    # Removed under a live producer (os.unlink: `shmring remove` would refuse).
+    n = name("watch-gone")
+    prod = fixture("producer", n, "64", "3")
+    w, first = start_watch(n, "--interval", "20")
+    os.unlink(shm(n))
+    rc, out, err = wait_exit(w, "watch of a ring removed under a live producer")
+    check(rc == 1, f"watch exits 1 when the ring is removed under a live side, got {rc}")
+    check("not_found" in err and "producer" in err and f"pid {prod.pid}" in err and "still attached" in err,
+          f"watch says which side was still attached: {err!r}")
+    finish(prod)
+    # Removed with data in it after both sides detached (the ring was not drained): also not a normal end.
+    prod = fixture("producer", n, "64", "3")
+    finish(prod)
+    check(os.path.exists(shm(n)), "a ring with data stays after its producer detached")
+    w, first = start_watch(n, "--interval", "20", "--json")
+    os.unlink(shm(n))
+    rc, out, err = wait_exit(w, "watch of a ring removed with data in it")
+    check(rc == 1 and "3 elements" in err and "still in it" in err, f"watch says data was left: {rc}, {err!r}")
+    errors = [json.loads(line) for line in out.splitlines() if "error" in json.loads(line)]
+    check(len(errors) == 1 and errors[0]["error"] == "not_found" and errors[0]["name"] == n,
+          f"watch --json ends with an error object: {out!r}")
+
+
+def test_watch_units():
+    n = name("watch-units")
+    prod = fixture("producer", n, "64", "3")
+    out = tool("watch", n, "--interval", "10", "--count", "2").stdout
+    lines = out.splitlines()
+    check(len(lines) == 4, f"a heading, the column names and 2 samples: {out!r}")
+    check("typed ring of 8-byte elements" in lines[0] and "elements/s" in lines[0] and "MB/s" in lines[0]
+          and "10^6 bytes" in lines[0], f"the heading states the units: {lines[0]!r}")
+    for col in ("SENT elements/s", "RECV elements/s", "SENT MB/s", "RECV MB/s", "FULL/s", "EMPTY/s"):
+        check(col in lines[1], f"column {col} in {lines[1]!r}")
+    check("msgs/s" not in out, "a typed ring is not measured in messages")
+    samples = [json.loads(line) for line in tool("watch", n, "--interval", "10", "--count", "2", "--json").stdout.splitlines()]
+    check([s.get("unit") for s in samples] == ["elements", "elements"], "JSON samples say their unit")
+    finish(prod)
+
+
 def test_dead_ring_and_gc():
     n = name("dead")
     live = name("live")
@@ -231,6 +315,10 @@ def test_unreadable_and_message_rings():
     check(s["producer"]["bytes"] == sum(len(f"hello {i}") for i in range(5)), "payload bytes sent")
     check(s.get("bytes_used", 0) > s["producer"]["bytes"], "framing included in bytes used")
     check(ring_in_list(tool_json("list"), m).get("kind") == "message", "list shows the message ring")
+    out = tool("watch", m, "--interval", "10", "--count", "2").stdout
+    check("message ring" in out and "SENT msgs/s" in out and "RECV msgs/s" in out and "MB/s" in out
+          and "elements/s" not in out, f"watch of a message ring counts msgs/s: {out!r}")
+    check(json.loads(tool("watch", m, "--count", "1", "--json").stdout).get("unit") == "messages", "JSON unit")
     finish(prod)
 
 
@@ -239,6 +327,9 @@ def main():
         test_usage()
         test_typed_ring()
         test_watch_follows_the_ring()
+        test_watch_ends_quietly_after_a_normal_end()
+        test_watch_fails_when_a_ring_disappears_otherwise()
+        test_watch_units()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
     finally:
