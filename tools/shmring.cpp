@@ -41,7 +41,10 @@ commands:
                           The watch ends quietly with exit 0 when the ring ends normally: both sides detached
                           cleanly and the drained ring was removed. A ring removed any other way (a side still
                           attached or dead, data left in it) ends it with exit 1 and a message saying so.
-  remove NAME             remove the ring's name now (attached processes keep their mapping)
+  remove NAME             remove the ring's name now. Refuses (exit 1, naming the side and its pid) while a
+                          producer or consumer is attached and alive; a ring with no live side is removed.
+        --force           remove it even with a live side (attached processes keep their mapping and go on,
+                          but nobody new can open the ring)
   gc [NAME...]            remove stale rings: no live side, and a side died attached or the creator died
                           before the ring was ready (default: every ring of this user)
         --dry-run         only list what would be removed
@@ -60,6 +63,7 @@ struct args {
   std::vector<std::string> names;
   bool json = false;
   bool dry_run = false;
+  bool force = false;
   std::uint64_t interval_ms = 1000;
   std::optional<std::uint64_t> count;
 };
@@ -94,6 +98,8 @@ args parse(int argc, char* argv[]) {
       a.json = true;
     } else if (s == "--dry-run") {
       a.dry_run = true;
+    } else if (s == "--force") {
+      a.force = true;
     } else if (s == "--interval") {
       a.interval_ms = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (a.interval_ms == 0) usage_error("--interval must be at least 1 ms");
@@ -109,6 +115,7 @@ args parse(int argc, char* argv[]) {
     }
   }
   if (a.command.empty()) usage_error("no command given");
+  if (a.force && a.command != "remove") usage_error("--force is an option of remove only");
   return a;
 }
 
@@ -367,10 +374,47 @@ int cmd_watch(const args& a) {
   }
 }
 
+// The sides of the ring that a live process holds now, as "the producer (pid 12)". The pids come from the
+// header; a segment whose header cannot be read (not ready, damaged) is judged by its attach locks alone.
+// Throws not_found when there is no such segment and permission_denied when it may not be opened.
+std::vector<std::string> live_sides(const std::string& name) {
+  std::vector<std::string> live;
+  try {
+    const shmring::ring_status s = shmring::status(name);
+    if (s.producer.alive) live.push_back("the producer (pid " + std::to_string(s.producer.pid) + ")");
+    if (s.consumer.alive) live.push_back("the consumer (pid " + std::to_string(s.consumer.pid) + ")");
+    return live;
+  } catch (const shmring::error& e) {
+    if (e.code() == shmring::errc::not_found || e.code() == shmring::errc::permission_denied) throw;
+  }
+  const shmring::segment seg = shmring::segment::open(name, shmring::segment::access::read_only);
+  if (seg.locked_by_other(shmring::lock_byte::producer)) live.emplace_back("the producer (pid unknown: unreadable header)");
+  if (seg.locked_by_other(shmring::lock_byte::consumer)) live.emplace_back("the consumer (pid unknown: unreadable header)");
+  return live;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i == 0 ? "" : " and ") + parts[i];
+  return out;
+}
+
 int cmd_remove(const args& a) {
   if (a.names.size() != 1) usage_error("remove takes one name");
   const std::string& name = a.names[0];
+  std::vector<std::string> live;
   try {
+    // Checked just before removing: a process attaching in between keeps its mapping, as with --force.
+    try {
+      live = live_sides(name);
+    } catch (const shmring::error& e) {
+      if (!a.force || e.code() == shmring::errc::not_found) throw;
+    }
+    if (!live.empty() && !a.force)
+      throw shmring::error(shmring::errc::already_attached, name,
+                           joined(live) + (live.size() == 1 ? " is" : " are") +
+                               " attached and alive; not removed (`shmring remove --force` removes the name anyway; "
+                               "attached processes keep their mapping)");
     if (!shmring::remove(name))
       throw shmring::error(shmring::errc::not_found, name, "no segment of that name");
   } catch (const shmring::error& e) {
@@ -378,8 +422,11 @@ int cmd_remove(const args& a) {
   }
   if (a.json)
     std::printf("{\"name\":%s,\"removed\":true}\n", json_quoted(name).c_str());
-  else
+  else if (live.empty())
     std::printf("removed %s\n", shown(name).c_str());
+  else
+    std::printf("removed %s; %s %s still attached and keep%s the mapping\n", shown(name).c_str(), joined(live).c_str(),
+                live.size() == 1 ? "was" : "were", live.size() == 1 ? "s" : "");
   return 0;
 }
 

@@ -10,7 +10,10 @@ Proves:
   - watch's samples follow the ring: each rate equals the counter delta over the time between samples, and the
     counters end exactly where the fixture says it moved them;
   - a killed ring shows its sides dead and looks stale; `gc --dry-run` lists it, `gc NAME` removes it, a live ring
-    is left alone; `remove` removes a live ring's name; errors are JSON on stdout with exit status 1;
+    is left alone; `remove` refuses a ring with a live side (naming it and its pid) unless --force, and removes
+    a ring without one; errors are JSON on stdout with exit status 1;
+  - watch labels its units (elements/s or msgs/s, MB/s), ends with exit 0 and no message when its ring ends
+    normally (drained, both sides detached, removed), and with exit 1 and a message when it is removed otherwise;
   - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
 """
@@ -86,7 +89,7 @@ def ring_in_list(listing, n):
 
 def test_usage():
     p = tool("--help")
-    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run"):
+    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force"):
         check(word in p.stdout, f"--help mentions {word}")
     tool("frobnicate", rc=2)
     tool("stat", rc=2)
@@ -227,11 +230,11 @@ def test_watch_ends_quietly_after_a_normal_end():
 
 def test_watch_fails_when_a_ring_disappears_otherwise():
     tool("watch", name("never-made"), "--count", "1", rc=1)  # a ring never seen: not_found, as before
-    # Removed under a live producer (os.unlink: `shmring remove` would refuse).
+    # Removed under a live producer.
     n = name("watch-gone")
     prod = fixture("producer", n, "64", "3")
     w, first = start_watch(n, "--interval", "20")
-    os.unlink(shm(n))
+    tool("remove", n, "--force")
     rc, out, err = wait_exit(w, "watch of a ring removed under a live producer")
     check(rc == 1, f"watch exits 1 when the ring is removed under a live side, got {rc}")
     check("not_found" in err and "producer" in err and f"pid {prod.pid}" in err and "still attached" in err,
@@ -264,6 +267,30 @@ def test_watch_units():
     samples = [json.loads(line) for line in tool("watch", n, "--interval", "10", "--count", "2", "--json").stdout.splitlines()]
     check([s.get("unit") for s in samples] == ["elements", "elements"], "JSON samples say their unit")
     finish(prod)
+
+
+def test_remove_refuses_a_live_side():
+    n = name("remove-live")
+    prod = fixture("producer", n, "64", "3")
+    p = tool("remove", n, rc=1)
+    check("already_attached" in p.stderr and "producer" in p.stderr and f"pid {prod.pid}" in p.stderr
+          and "--force" in p.stderr, f"remove says which live side refused it: {p.stderr!r}")
+    check(os.path.exists(shm(n)), "a refused remove removed nothing")
+    err = tool_json("remove", n, rc=1)
+    check(err.get("error") == "already_attached" and err.get("name") == n and str(prod.pid) in err.get("message", ""),
+          f"remove --json refuses with an error object: {err}")
+    # Only the consumer alive: the producer detached, leaving data, so the ring stays.
+    cons = fixture("consumer", n, "1")
+    finish(prod)
+    p = tool("remove", n, rc=1)
+    check("consumer" in p.stderr and f"pid {cons.pid}" in p.stderr and "producer" not in p.stderr,
+          f"remove names the live consumer only: {p.stderr!r}")
+    check(os.path.exists(shm(n)), "still there")
+    p = tool("remove", n, "--force")
+    check(not os.path.exists(shm(n)), "remove --force removed the name of a ring with a live side")
+    check(f"pid {cons.pid}" in p.stdout, f"remove --force says who was still attached: {p.stdout!r}")
+    finish(cons)  # the consumer still had its mapping and detaches cleanly
+    tool("list", "--force", rc=2)  # --force is remove's only
 
 
 def test_dead_ring_and_gc():
@@ -330,6 +357,7 @@ def main():
         test_watch_ends_quietly_after_a_normal_end()
         test_watch_fails_when_a_ring_disappears_otherwise()
         test_watch_units()
+        test_remove_refuses_a_live_side()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
     finally:
