@@ -46,7 +46,8 @@ commands:
         --force           remove it even with a live side (attached processes keep their mapping and go on,
                           but nobody new can open the ring)
   gc [NAME...]            remove stale rings: no live side, and a side died attached or the creator died
-                          before the ring was ready (default: every ring of this user)
+                          before the ring was ready. Without a name: every stale ring of this user. A NAME that
+                          does not exist (or cannot be judged) is an error: exit 1 with a message.
         --dry-run         only list what would be removed
 
 options:
@@ -432,33 +433,36 @@ int cmd_remove(const args& a) {
 
 int cmd_gc(const args& a) {
   std::vector<std::string> done;
-  int rc = 0;
+  std::vector<std::pair<std::string, shmring::error>> errors;  // the rings named on the command line that failed
   if (a.names.empty() && !a.dry_run) {
     done = shmring::remove_stale();
   } else {
     const std::vector<std::string> names = a.names.empty() ? segment_names() : a.names;
     for (const std::string& n : names) {
       try {
+        // is_stale / remove_stale say false for a name that does not exist; a ring named on the command line
+        // that does not exist is an error (a typo must not look like "nothing stale").
+        if (!a.names.empty()) (void)shmring::segment::open(n, shmring::segment::access::read_only);
         if (a.dry_run ? shmring::is_stale(n) : shmring::remove_stale(n)) done.push_back(n);
       } catch (const shmring::error& e) {
-        if (!a.names.empty()) {  // a ring named on the command line that cannot be judged is an error
-          std::fprintf(stderr, "%s\n", e.what());
-          rc = 1;
-        }
+        if (!a.names.empty()) errors.emplace_back(n, e);  // a ring named on the command line that cannot be judged
       }
     }
   }
+  for (const auto& [n, e] : errors) std::fprintf(stderr, "%s\n", e.what());
   if (a.json) {
     std::string o = a.dry_run ? "{\"stale\":[" : "{\"removed\":[";
     for (std::size_t i = 0; i < done.size(); ++i) o += (i != 0 ? "," : "") + json_quoted(done[i]);
+    o += "],\"errors\":[";
+    for (std::size_t i = 0; i < errors.size(); ++i) o += (i != 0 ? "," : "") + error_json(errors[i].first, errors[i].second);
     o += "]}";
     std::printf("%s\n", o.c_str());
   } else if (done.empty()) {
-    std::printf("no stale rings\n");
+    if (errors.empty()) std::printf("no stale rings\n");
   } else {
     for (const std::string& n : done) std::printf("%s %s\n", a.dry_run ? "stale" : "removed", shown(n).c_str());
   }
-  return rc;
+  return errors.empty() ? 0 : 1;
 }
 
 }  // namespace
