@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
+#include <map>
 #include <new>
 #include <optional>
 #include <string>
@@ -22,6 +24,11 @@
 #include <utility>
 #include <vector>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
 namespace {
 
 constexpr const char* usage_text =
@@ -30,9 +37,11 @@ constexpr const char* usage_text =
 Inspect and manage shmring rings (POSIX shared memory /dev/shm/shmring-NAME).
 
 commands:
-  list                    every shmring segment of the machine: name, kind, element size, capacity, usage,
-                          producer and consumer (alive, dead, detached, never attached) with their pids
-  stat NAME               the full status snapshot of one ring and both sides' counters
+  list                    every shmring segment of the machine: name, owner (user name, or uid), age since
+                          creation (42s, 5m, 2h, 4d), kind, element size, capacity, segment size in bytes
+                          (KiB = 1024 bytes; exact in --json: segment_size), elements or messages in the ring,
+                          usage, producer and consumer (alive, DEAD, detached, never attached) with their pids
+  stat NAME               the full status snapshot of one ring and both sides' counters, owner, age, size
   watch NAME              the ring's rates, one line per sample: elements/s (typed rings) or msgs/s (message
                           rings) sent and received, MB/s sent and received (1 MB = 10^6 bytes), and how often
                           per second the producer found the ring full and the consumer found it empty
@@ -157,6 +166,60 @@ std::string with_field(std::string json, const std::string& field) {
   return json;
 }
 
+// The user name of uid, or the uid as a number when it has none.
+std::string user_name(std::uint32_t uid) {
+  static std::map<std::uint32_t, std::string> known;
+  if (const auto it = known.find(uid); it != known.end()) return it->second;
+  std::string found = std::to_string(uid);
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* result = nullptr;
+  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr &&
+      result->pw_name != nullptr && result->pw_name[0] != '\0')
+    found = result->pw_name;
+  return known.emplace(uid, found).first->second;
+}
+
+// Whole seconds since created_ns (CLOCK_REALTIME, ns); 0 for a creation time in the future (the clock was set back).
+std::uint64_t age_seconds(std::uint64_t created_ns) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto now_ns = static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
+  return now_ns > created_ns ? (now_ns - created_ns) / 1000000000u : 0;
+}
+
+// "42s", "5m", "2h", "4d": the largest unit that fits, rounded down.
+std::string human_age(std::uint64_t seconds) {
+  if (seconds < 60) return std::to_string(seconds) + "s";
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) return std::to_string(seconds / 3600) + "h";
+  return std::to_string(seconds / 86400) + "d";
+}
+
+// "576 B", "4.6 KiB", "1.0 MiB": binary units, one decimal.
+std::string human_bytes(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// What list and stat --json add to to_json(): looks_stale, owner, age and the segment size for people.
+std::string json_with_extras(const shmring::ring_status& s) {
+  const std::uint64_t age = age_seconds(s.created_ns);
+  std::string o = with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false"));
+  o = with_field(o, "\"owner\":" + json_quoted(user_name(s.creator_uid)));
+  o = with_field(o, "\"age_s\":" + std::to_string(age) + ",\"age\":\"" + human_age(age) + "\"");
+  return with_field(o, "\"segment_size_human\":\"" + human_bytes(s.segment_size) + "\"");
+}
+
 std::string side_summary(const shmring::side_status& d) {
   std::string s = d.alive ? "alive" : d.dead() ? "DEAD" : std::string(shmring::to_string(d.state));
   if (d.state != shmring::layout::attach_state::never) s += "(" + std::to_string(d.pid) + ")";
@@ -191,16 +254,26 @@ int cmd_list(const args& a) {
       unreadable.emplace_back(n, e);
     }
   }
+  // An unreadable segment's owner and size come from the file (its header may not say).
+  auto file_of = [](const std::string& n) {
+    struct stat st{};
+    const std::string path = shmring::object_name(n, "/dev/shm/");
+    return ::stat(path.c_str(), &st) == 0 ? std::optional<struct stat>(st) : std::nullopt;
+  };
   if (a.json) {
     std::string o = "{\"rings\":[";
     for (std::size_t i = 0; i < rings.size(); ++i) {
       if (i != 0) o += ",";
-      o += with_field(shmring::to_json(rings[i]), std::string("\"looks_stale\":") + (looks_stale(rings[i]) ? "true" : "false"));
+      o += json_with_extras(rings[i]);
     }
     o += "],\"unreadable\":[";
     for (std::size_t i = 0; i < unreadable.size(); ++i) {
       if (i != 0) o += ",";
-      o += error_json(unreadable[i].first, unreadable[i].second);
+      std::string u = error_json(unreadable[i].first, unreadable[i].second);
+      if (const auto st = file_of(unreadable[i].first))
+        u = with_field(u, "\"owner\":" + json_quoted(user_name(static_cast<std::uint32_t>(st->st_uid))) +
+                              ",\"file_size\":" + std::to_string(st->st_size));
+      o += u;
     }
     o += "]}";
     std::printf("%s\n", o.c_str());
@@ -210,18 +283,24 @@ int cmd_list(const args& a) {
     std::printf("no shmring segments\n");
     return 0;
   }
-  std::printf("%-24s %-8s %6s %12s %12s %8s  %-16s %-16s\n", "NAME", "KIND", "ELEM", "CAPACITY", "IN RING", "USAGE",
-              "PRODUCER", "CONSUMER");
+  std::printf("%-24s %-10s %5s %-8s %6s %12s %10s %12s %8s  %-16s %-16s\n", "NAME", "OWNER", "AGE", "KIND", "ELEM",
+              "CAPACITY", "BYTES", "IN RING", "USAGE", "PRODUCER", "CONSUMER");
   for (const auto& s : rings) {
     const bool msg = s.kind == shmring::segment_kind::message;
-    std::printf("%-24s %-8s %6s %12llu %12llu %7.2f%%  %-16s %-16s%s%s\n", shown(s.name).c_str(),
+    std::printf("%-24s %-10s %5s %-8s %6s %12llu %10s %12llu %7.2f%%  %-16s %-16s%s%s\n", shown(s.name).c_str(),
+                user_name(s.creator_uid).c_str(), human_age(age_seconds(s.created_ns)).c_str(),
                 std::string(shmring::to_string(s.kind)).c_str(), msg ? "-" : std::to_string(s.element_size).c_str(),
-                static_cast<unsigned long long>(s.capacity), static_cast<unsigned long long>(s.messages_in_ring),
-                s.usage_percent, side_summary(s.producer).c_str(), side_summary(s.consumer).c_str(),
-                s.consistent ? "" : "  INCONSISTENT INDICES", looks_stale(s) ? "  (stale)" : "");
+                static_cast<unsigned long long>(s.capacity), human_bytes(s.segment_size).c_str(),
+                static_cast<unsigned long long>(s.messages_in_ring), s.usage_percent, side_summary(s.producer).c_str(),
+                side_summary(s.consumer).c_str(), s.consistent ? "" : "  INCONSISTENT INDICES",
+                looks_stale(s) ? "  (stale)" : "");
   }
-  for (const auto& [n, e] : unreadable)
-    std::printf("%-24s %s\n", shown(n).c_str(), e.what());
+  for (const auto& [n, e] : unreadable) {
+    const auto st = file_of(n);
+    std::printf("%-24s %-10s %5s %-8s %6s %12s %10s  %s\n", shown(n).c_str(),
+                st ? user_name(static_cast<std::uint32_t>(st->st_uid)).c_str() : "?", "-", "?", "-", "-",
+                st ? human_bytes(static_cast<std::uint64_t>(st->st_size)).c_str() : "-", e.what());
+  }
   return 0;
 }
 
@@ -230,9 +309,11 @@ int cmd_stat(const args& a) {
   try {
     const shmring::ring_status s = shmring::status(a.names[0]);
     if (a.json)
-      std::printf("%s\n", with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false")).c_str());
+      std::printf("%s\n", json_with_extras(s).c_str());
     else
-      std::fputs(shmring::to_string(s).c_str(), stdout);
+      std::printf("%s  owner %s (uid %u), created %s ago, segment %s\n", shmring::to_string(s).c_str(),
+                  user_name(s.creator_uid).c_str(), s.creator_uid, human_age(age_seconds(s.created_ns)).c_str(),
+                  human_bytes(s.segment_size).c_str());
     return 0;
   } catch (const shmring::error& e) {
     return report_error(a, a.names[0], e);

@@ -14,14 +14,17 @@ Proves:
     a ring without one; `gc NAME` of a name that does not exist fails; errors are JSON on stdout with exit status 1;
   - watch labels its units (elements/s or msgs/s, MB/s), ends with exit 0 and no message when its ring ends
     normally (drained, both sides detached, removed), and with exit 1 and a message when it is removed otherwise;
+  - list and stat show each ring's owner (this user's name), age (from created_ns) and segment size (the file's);
   - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
 """
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
+import time
 
 TOOL, FIXTURE = sys.argv[1], sys.argv[2]
 TAG = f"tooltest-{os.getpid()}"
@@ -89,7 +92,7 @@ def ring_in_list(listing, n):
 
 def test_usage():
     p = tool("--help")
-    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force"):
+    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force", "owner", "age", "bytes"):
         check(word in p.stdout, f"--help mentions {word}")
     tool("frobnicate", rc=2)
     tool("stat", rc=2)
@@ -342,6 +345,67 @@ def test_gc_of_a_missing_name():
     check(tool_json("gc", "--dry-run").get("errors") == [], "gc --dry-run without a name: no errors")
 
 
+def my_user_name():
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def human_bytes(b):
+    """As the tool writes segment sizes: "576 B", "8.6 KiB", "1.0 MiB"."""
+    if b < 1024:
+        return f"{b} B"
+    v, units = b / 1024, ["KiB", "MiB", "GiB", "TiB", "PiB"]
+    u = 0
+    while v >= 1024 and u + 1 < len(units):
+        v, u = v / 1024, u + 1
+    return f"{v:.1f} {units[u]}"
+
+
+def human_age(s):
+    return f"{s}s" if s < 60 else f"{s // 60}m" if s < 3600 else f"{s // 3600}h" if s < 86400 else f"{s // 86400}d"
+
+
+def test_list_owner_age_bytes():
+    n = name("list-columns")
+    prod = fixture("producer", n, "1024", "7")
+    st = tool_json("stat", n)
+    size = os.stat(shm(n)).st_size
+    created = st.get("created_ns", 0)
+    check(st.get("segment_size") == size, f"status's segment size {st.get('segment_size')} is the file's {size}")
+    # The age is whole seconds since created_ns, read between these two clock readings (no timing assumed).
+    before = time.time_ns()
+    r = ring_in_list(tool_json("list"), n)
+    after = time.time_ns()
+    ages = range((before - created) // 10**9, (after - created) // 10**9 + 1)
+    check(r.get("owner") == my_user_name() and r.get("creator_uid") == os.getuid() == os.stat(shm(n)).st_uid,
+          f"list --json owner {r.get('owner')!r} is this user {my_user_name()!r}")
+    check(r.get("age_s") in ages and r.get("age") == human_age(r.get("age_s", -1)),
+          f"list --json age {r.get('age_s')} s / {r.get('age')!r}, expected one of {list(ages)}")
+    check(r.get("segment_size") == size and r.get("segment_size_human") == human_bytes(size),
+          f"list --json bytes {r.get('segment_size')} / {r.get('segment_size_human')!r}, expected {size}")
+    check(st.get("owner") == my_user_name() and st.get("segment_size_human") == human_bytes(size) and "age_s" in st,
+          "stat --json has the same fields")
+    before = time.time_ns()
+    out = tool("list").stdout
+    after = time.time_ns()
+    ages = range((before - created) // 10**9, (after - created) // 10**9 + 1)
+    lines = out.splitlines()
+    heading = lines[0].split() if lines else []
+    check(heading[:7] == ["NAME", "OWNER", "AGE", "KIND", "ELEM", "CAPACITY", "BYTES"], f"list columns: {heading}")
+    mine = [line.split() for line in lines[1:] if line.split()[:1] == [n]]
+    check(len(mine) == 1, f"human list shows {n} once")
+    f = mine[0] if mine else [""] * 12
+    check(f[1] == my_user_name(), f"human list owner {f[1]!r}")
+    check(f[2] in [human_age(a) for a in ages], f"human list age {f[2]!r}, expected one of {list(ages)} s")
+    check(f[3:6] == ["typed", "8", "1024"] and " ".join(f[6:8]) == human_bytes(size),
+          f"human list kind, geometry and bytes {f[3:8]}, expected {human_bytes(size)!r}")
+    human = tool("stat", n).stdout
+    check(f"owner {my_user_name()} (uid {os.getuid()})" in human and human_bytes(size) in human, "human stat owner")
+    finish(prod)
+
+
 def test_unreadable_and_message_rings():
     n = name("unready")
     fd = os.open(shm(n), os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)  # a creator that died before sizing it
@@ -349,6 +413,8 @@ def test_unreadable_and_message_rings():
     listing = tool_json("list")
     bad = [u for u in listing.get("unreadable", []) if u["name"] == n]
     check(len(bad) == 1 and bad[0]["error"] == "not_ready", "an unready segment is listed as not_ready")
+    check(bad[:1] and bad[0].get("owner") == my_user_name() and bad[0].get("file_size") == 0,
+          f"an unready segment's owner and size come from its file: {bad}")
     err = tool_json("stat", n, rc=1)
     check(err.get("error") == "not_ready", "stat of an unready segment: not_ready")
 
@@ -381,6 +447,7 @@ def main():
         test_watch_units()
         test_remove_refuses_a_live_side()
         test_gc_of_a_missing_name()
+        test_list_owner_age_bytes()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
     finally:
