@@ -1,7 +1,9 @@
 // shmring: the command-line tool. Lists, inspects and watches the rings on this machine, removes one, and removes
 // the stale ones. Human output by default, --json for scripts.
 // May touch: reads any shmring segment it may open, READ-ONLY, through shmring::status() (maps the header only,
-// never attaches, never locks, never writes). Only `remove` and `gc` change anything: they remove names.
+// never attaches, never locks, never writes); `watch` also keeps the object it watches open read-only, header
+// mapped, to read how the ring ended once its name is gone. Only `remove` and `gc` change anything: they remove
+// names.
 #include <shmring/shmring.hpp>
 #include <shmring/stale.hpp>
 #include <shmring/status.hpp>
@@ -65,6 +67,8 @@ options:
   --version               the shmring version
 
 list, stat and watch only read: they open segments read-only and never attach, lock or write.
+Each ring is a plain file /dev/shm/shmring-NAME (`ls -l /dev/shm/shmring-*`), not System V IPC: `ipcs` does not
+show it. gc is the safe clean-up (never touches a ring with a live side); remove is for one ring you want gone.
 exit status: 0 success, 1 a ring could not be read or removed (the error is printed), 2 bad usage.
 )";
 
