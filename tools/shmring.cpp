@@ -218,7 +218,8 @@ std::string human_bytes(std::uint64_t bytes) {
 // What list and stat --json add to to_json(): looks_stale, owner, age and the segment size for people.
 std::string json_with_extras(const shmring::ring_status& s) {
   const std::uint64_t age = age_seconds(s.created_ns);
-  std::string o = with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false"));
+  std::string o =
+      with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false"));
   o = with_field(o, "\"owner\":" + json_quoted(user_name(s.creator_uid)));
   o = with_field(o, "\"age_s\":" + std::to_string(age) + ",\"age\":\"" + human_age(age) + "\"");
   return with_field(o, "\"segment_size_human\":\"" + human_bytes(s.segment_size) + "\"");
@@ -401,9 +402,9 @@ void print_watch_header(const std::string& name, const shmring::ring_status& s, 
               shown(name).c_str(), std::string(shmring::to_string(s.kind)).c_str(),
               msg ? "" : (" of " + std::to_string(s.element_size) + "-byte elements").c_str(),
               static_cast<unsigned long long>(interval_ms), per.c_str());
-  std::printf("%8s %12s %8s %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", "TIME(s)", msg ? "IN RING msgs" : "IN RING elems",
-              "USAGE", ("SENT " + per).c_str(), ("RECV " + per).c_str(), "SENT MB/s", "RECV MB/s", "FULL/s",
-              "EMPTY/s", "PRODUCER", "CONSUMER");
+  std::printf("%8s %12s %8s %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", "TIME(s)",
+              msg ? "IN RING msgs" : "IN RING elems", "USAGE", ("SENT " + per).c_str(), ("RECV " + per).c_str(),
+              "SENT MB/s", "RECV MB/s", "FULL/s", "EMPTY/s", "PRODUCER", "CONSUMER");
 }
 
 int cmd_watch(const args& a) {
@@ -474,8 +475,10 @@ std::vector<std::string> live_sides(const std::string& name) {
     if (e.code() == shmring::errc::not_found || e.code() == shmring::errc::permission_denied) throw;
   }
   const shmring::segment seg = shmring::segment::open(name, shmring::segment::access::read_only);
-  if (seg.locked_by_other(shmring::lock_byte::producer)) live.emplace_back("the producer (pid unknown: unreadable header)");
-  if (seg.locked_by_other(shmring::lock_byte::consumer)) live.emplace_back("the consumer (pid unknown: unreadable header)");
+  if (seg.locked_by_other(shmring::lock_byte::producer))
+    live.emplace_back("the producer (pid unknown: unreadable header)");
+  if (seg.locked_by_other(shmring::lock_byte::consumer))
+    live.emplace_back("the consumer (pid unknown: unreadable header)");
   return live;
 }
 
@@ -539,7 +542,8 @@ int cmd_gc(const args& a) {
     std::string o = a.dry_run ? "{\"stale\":[" : "{\"removed\":[";
     for (std::size_t i = 0; i < done.size(); ++i) o += (i != 0 ? "," : "") + json_quoted(done[i]);
     o += "],\"errors\":[";
-    for (std::size_t i = 0; i < errors.size(); ++i) o += (i != 0 ? "," : "") + error_json(errors[i].first, errors[i].second);
+    for (std::size_t i = 0; i < errors.size(); ++i)
+      o += (i != 0 ? "," : "") + error_json(errors[i].first, errors[i].second);
     o += "]}";
     std::printf("%s\n", o.c_str());
   } else if (done.empty()) {

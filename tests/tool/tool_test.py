@@ -92,7 +92,8 @@ def ring_in_list(listing, n):
 
 def test_usage():
     p = tool("--help")
-    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force", "owner", "age", "bytes"):
+    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force",
+                 "owner", "age", "bytes", "elements/s", "msgs/s", "MB/s", "/dev/shm/shmring-", "ipcs"):
         check(word in p.stdout, f"--help mentions {word}")
     tool("frobnicate", rc=2)
     tool("stat", rc=2)
@@ -267,7 +268,8 @@ def test_watch_units():
     for col in ("SENT elements/s", "RECV elements/s", "SENT MB/s", "RECV MB/s", "FULL/s", "EMPTY/s"):
         check(col in lines[1], f"column {col} in {lines[1]!r}")
     check("msgs/s" not in out, "a typed ring is not measured in messages")
-    samples = [json.loads(line) for line in tool("watch", n, "--interval", "10", "--count", "2", "--json").stdout.splitlines()]
+    out = tool("watch", n, "--interval", "10", "--count", "2", "--json").stdout
+    samples = [json.loads(line) for line in out.splitlines()]
     check([s.get("unit") for s in samples] == ["elements", "elements"], "JSON samples say their unit")
     finish(prod)
 
@@ -328,7 +330,7 @@ def test_gc_of_a_missing_name():
     p = tool("gc", n, rc=1)
     check(n in p.stderr and "not_found" in p.stderr and "no segment of that name" in p.stderr,
           f"gc of a missing name says so: {p.stderr!r}")
-    check("no stale rings" not in p.stdout, f"gc of a missing name does not claim there was nothing stale: {p.stdout!r}")
+    check("no stale rings" not in p.stdout, f"gc of a missing name does not say nothing was stale: {p.stdout!r}")
     out = tool_json("gc", n, rc=1)
     check(out.get("removed") == [] and [e.get("error") for e in out.get("errors", [])] == ["not_found"]
           and out["errors"][0].get("name") == n, f"gc --json of a missing name: {out}")
@@ -337,7 +339,8 @@ def test_gc_of_a_missing_name():
     live = name("gc-live")
     keep = fixture("producer", live, "16", "1")
     out = tool_json("gc", live, n, rc=1)
-    check(out.get("removed") == [] and [e.get("name") for e in out.get("errors", [])] == [n], f"gc live + missing: {out}")
+    check(out.get("removed") == [] and [e.get("name") for e in out.get("errors", [])] == [n],
+          f"gc of a live and a missing name: {out}")
     check(os.path.exists(shm(live)), "gc left the live ring alone")
     finish(keep)
     # Without a name gc judges every ring and names none as an error. (--dry-run only: a real sweep would remove
