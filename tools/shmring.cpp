@@ -1,7 +1,9 @@
 // shmring: the command-line tool. Lists, inspects and watches the rings on this machine, removes one, and removes
 // the stale ones. Human output by default, --json for scripts.
 // May touch: reads any shmring segment it may open, READ-ONLY, through shmring::status() (maps the header only,
-// never attaches, never locks, never writes). Only `remove` and `gc` change anything: they remove names.
+// never attaches, never locks, never writes); `watch` also keeps the object it watches open read-only, header
+// mapped, to read how the ring ended once its name is gone. Only `remove` and `gc` change anything: they remove
+// names.
 #include <shmring/shmring.hpp>
 #include <shmring/stale.hpp>
 #include <shmring/status.hpp>
@@ -13,12 +15,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
+#include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
 
 namespace {
 
@@ -28,15 +39,26 @@ constexpr const char* usage_text =
 Inspect and manage shmring rings (POSIX shared memory /dev/shm/shmring-NAME).
 
 commands:
-  list                    every shmring segment of the machine: name, kind, element size, capacity, usage,
-                          producer and consumer (alive, dead, detached, never attached) with their pids
-  stat NAME               the full status snapshot of one ring and both sides' counters
-  watch NAME              the ring's rates per second, one line per sample
+  list                    every shmring segment of the machine: name, owner (user name, or uid), age since
+                          creation (42s, 5m, 2h, 4d), kind, element size, capacity, segment size in bytes
+                          (KiB = 1024 bytes; exact in --json: segment_size), elements or messages in the ring,
+                          usage, producer and consumer (alive, DEAD, detached, never attached) with their pids
+  stat NAME               the full status snapshot of one ring and both sides' counters, owner, age, size
+  watch NAME              the ring's rates, one line per sample: elements/s (typed rings) or msgs/s (message
+                          rings) sent and received, MB/s sent and received (1 MB = 10^6 bytes), and how often
+                          per second the producer found the ring full and the consumer found it empty
         --interval MS     time between samples (default 1000)
-        --count N         stop after N samples (default: until interrupted)
-  remove NAME             remove the ring's name now (attached processes keep their mapping)
+        --count N         stop after N samples (default: until the ring ends, or until interrupted)
+                          The watch ends quietly with exit 0 when the ring ends normally: both sides detached
+                          cleanly and the drained ring was removed. A ring removed any other way (a side still
+                          attached or dead, data left in it) ends it with exit 1 and a message saying so.
+  remove NAME             remove the ring's name now. Refuses (exit 1, naming the side and its pid) while a
+                          producer or consumer is attached and alive; a ring with no live side is removed.
+        --force           remove it even with a live side (attached processes keep their mapping and go on,
+                          but nobody new can open the ring)
   gc [NAME...]            remove stale rings: no live side, and a side died attached or the creator died
-                          before the ring was ready (default: every ring of this user)
+                          before the ring was ready. Without a name: every stale ring of this user. A NAME that
+                          does not exist (or cannot be judged) is an error: exit 1 with a message.
         --dry-run         only list what would be removed
 
 options:
@@ -45,6 +67,8 @@ options:
   --version               the shmring version
 
 list, stat and watch only read: they open segments read-only and never attach, lock or write.
+Each ring is a plain file /dev/shm/shmring-NAME (`ls -l /dev/shm/shmring-*`), not System V IPC: `ipcs` does not
+show it. gc is the safe clean-up (never touches a ring with a live side); remove is for one ring you want gone.
 exit status: 0 success, 1 a ring could not be read or removed (the error is printed), 2 bad usage.
 )";
 
@@ -53,6 +77,7 @@ struct args {
   std::vector<std::string> names;
   bool json = false;
   bool dry_run = false;
+  bool force = false;
   std::uint64_t interval_ms = 1000;
   std::optional<std::uint64_t> count;
 };
@@ -87,6 +112,8 @@ args parse(int argc, char* argv[]) {
       a.json = true;
     } else if (s == "--dry-run") {
       a.dry_run = true;
+    } else if (s == "--force") {
+      a.force = true;
     } else if (s == "--interval") {
       a.interval_ms = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (a.interval_ms == 0) usage_error("--interval must be at least 1 ms");
@@ -102,6 +129,7 @@ args parse(int argc, char* argv[]) {
     }
   }
   if (a.command.empty()) usage_error("no command given");
+  if (a.force && a.command != "remove") usage_error("--force is an option of remove only");
   return a;
 }
 
@@ -142,6 +170,61 @@ std::string with_field(std::string json, const std::string& field) {
   return json;
 }
 
+// The user name of uid, or the uid as a number when it has none.
+std::string user_name(std::uint32_t uid) {
+  static std::map<std::uint32_t, std::string> known;
+  if (const auto it = known.find(uid); it != known.end()) return it->second;
+  std::string found = std::to_string(uid);
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* result = nullptr;
+  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr &&
+      result->pw_name != nullptr && result->pw_name[0] != '\0')
+    found = result->pw_name;
+  return known.emplace(uid, found).first->second;
+}
+
+// Whole seconds since created_ns (CLOCK_REALTIME, ns); 0 for a creation time in the future (the clock was set back).
+std::uint64_t age_seconds(std::uint64_t created_ns) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto now_ns = static_cast<std::uint64_t>(now.tv_sec) * 1000000000u + static_cast<std::uint64_t>(now.tv_nsec);
+  return now_ns > created_ns ? (now_ns - created_ns) / 1000000000u : 0;
+}
+
+// "42s", "5m", "2h", "4d": the largest unit that fits, rounded down.
+std::string human_age(std::uint64_t seconds) {
+  if (seconds < 60) return std::to_string(seconds) + "s";
+  if (seconds < 3600) return std::to_string(seconds / 60) + "m";
+  if (seconds < 86400) return std::to_string(seconds / 3600) + "h";
+  return std::to_string(seconds / 86400) + "d";
+}
+
+// "576 B", "4.6 KiB", "1.0 MiB": binary units, one decimal.
+std::string human_bytes(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// What list and stat --json add to to_json(): looks_stale, owner, age and the segment size for people.
+std::string json_with_extras(const shmring::ring_status& s) {
+  const std::uint64_t age = age_seconds(s.created_ns);
+  std::string o =
+      with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false"));
+  o = with_field(o, "\"owner\":" + json_quoted(user_name(s.creator_uid)));
+  o = with_field(o, "\"age_s\":" + std::to_string(age) + ",\"age\":\"" + human_age(age) + "\"");
+  return with_field(o, "\"segment_size_human\":\"" + human_bytes(s.segment_size) + "\"");
+}
+
 std::string side_summary(const shmring::side_status& d) {
   std::string s = d.alive ? "alive" : d.dead() ? "DEAD" : std::string(shmring::to_string(d.state));
   if (d.state != shmring::layout::attach_state::never) s += "(" + std::to_string(d.pid) + ")";
@@ -176,16 +259,26 @@ int cmd_list(const args& a) {
       unreadable.emplace_back(n, e);
     }
   }
+  // An unreadable segment's owner and size come from the file (its header may not say).
+  auto file_of = [](const std::string& n) {
+    struct stat st{};
+    const std::string path = shmring::object_name(n, "/dev/shm/");
+    return ::stat(path.c_str(), &st) == 0 ? std::optional<struct stat>(st) : std::nullopt;
+  };
   if (a.json) {
     std::string o = "{\"rings\":[";
     for (std::size_t i = 0; i < rings.size(); ++i) {
       if (i != 0) o += ",";
-      o += with_field(shmring::to_json(rings[i]), std::string("\"looks_stale\":") + (looks_stale(rings[i]) ? "true" : "false"));
+      o += json_with_extras(rings[i]);
     }
     o += "],\"unreadable\":[";
     for (std::size_t i = 0; i < unreadable.size(); ++i) {
       if (i != 0) o += ",";
-      o += error_json(unreadable[i].first, unreadable[i].second);
+      std::string u = error_json(unreadable[i].first, unreadable[i].second);
+      if (const auto st = file_of(unreadable[i].first))
+        u = with_field(u, "\"owner\":" + json_quoted(user_name(static_cast<std::uint32_t>(st->st_uid))) +
+                              ",\"file_size\":" + std::to_string(st->st_size));
+      o += u;
     }
     o += "]}";
     std::printf("%s\n", o.c_str());
@@ -195,18 +288,24 @@ int cmd_list(const args& a) {
     std::printf("no shmring segments\n");
     return 0;
   }
-  std::printf("%-24s %-8s %6s %12s %12s %8s  %-16s %-16s\n", "NAME", "KIND", "ELEM", "CAPACITY", "IN RING", "USAGE",
-              "PRODUCER", "CONSUMER");
+  std::printf("%-24s %-10s %5s %-8s %6s %12s %10s %12s %8s  %-16s %-16s\n", "NAME", "OWNER", "AGE", "KIND", "ELEM",
+              "CAPACITY", "BYTES", "IN RING", "USAGE", "PRODUCER", "CONSUMER");
   for (const auto& s : rings) {
     const bool msg = s.kind == shmring::segment_kind::message;
-    std::printf("%-24s %-8s %6s %12llu %12llu %7.2f%%  %-16s %-16s%s%s\n", shown(s.name).c_str(),
+    std::printf("%-24s %-10s %5s %-8s %6s %12llu %10s %12llu %7.2f%%  %-16s %-16s%s%s\n", shown(s.name).c_str(),
+                user_name(s.creator_uid).c_str(), human_age(age_seconds(s.created_ns)).c_str(),
                 std::string(shmring::to_string(s.kind)).c_str(), msg ? "-" : std::to_string(s.element_size).c_str(),
-                static_cast<unsigned long long>(s.capacity), static_cast<unsigned long long>(s.messages_in_ring),
-                s.usage_percent, side_summary(s.producer).c_str(), side_summary(s.consumer).c_str(),
-                s.consistent ? "" : "  INCONSISTENT INDICES", looks_stale(s) ? "  (stale)" : "");
+                static_cast<unsigned long long>(s.capacity), human_bytes(s.segment_size).c_str(),
+                static_cast<unsigned long long>(s.messages_in_ring), s.usage_percent, side_summary(s.producer).c_str(),
+                side_summary(s.consumer).c_str(), s.consistent ? "" : "  INCONSISTENT INDICES",
+                looks_stale(s) ? "  (stale)" : "");
   }
-  for (const auto& [n, e] : unreadable)
-    std::printf("%-24s %s\n", shown(n).c_str(), e.what());
+  for (const auto& [n, e] : unreadable) {
+    const auto st = file_of(n);
+    std::printf("%-24s %-10s %5s %-8s %6s %12s %10s  %s\n", shown(n).c_str(),
+                st ? user_name(static_cast<std::uint32_t>(st->st_uid)).c_str() : "?", "-", "?", "-", "-",
+                st ? human_bytes(static_cast<std::uint64_t>(st->st_size)).c_str() : "-", e.what());
+  }
   return 0;
 }
 
@@ -215,9 +314,11 @@ int cmd_stat(const args& a) {
   try {
     const shmring::ring_status s = shmring::status(a.names[0]);
     if (a.json)
-      std::printf("%s\n", with_field(shmring::to_json(s), std::string("\"looks_stale\":") + (looks_stale(s) ? "true" : "false")).c_str());
+      std::printf("%s\n", json_with_extras(s).c_str());
     else
-      std::fputs(shmring::to_string(s).c_str(), stdout);
+      std::printf("%s  owner %s (uid %u), created %s ago, segment %s\n", shmring::to_string(s).c_str(),
+                  user_name(s.creator_uid).c_str(), s.creator_uid, human_age(age_seconds(s.created_ns)).c_str(),
+                  human_bytes(s.segment_size).c_str());
     return 0;
   } catch (const shmring::error& e) {
     return report_error(a, a.names[0], e);
@@ -239,31 +340,101 @@ rates rates_between(const shmring::ring_status& prev, const shmring::ring_status
 
 std::string num2(double v) { return shmring::detail::fixed2(v); }
 
+// What a ring counts in: typed rings move elements, message rings messages.
+const char* unit_of(const shmring::ring_status& s) {
+  return s.kind == shmring::segment_kind::message ? "messages" : "elements";
+}
+
+// A watch keeps the object its samples come from open (read-only, header mapped; it never attaches, locks or
+// writes) so that, once the name is gone, it can still read how the ring ended.
+const shmring::layout::header& header_of(const shmring::segment& seg) {
+  return *std::launder(reinterpret_cast<const shmring::layout::header*>(seg.data()));
+}
+
+shmring::ring_status held_status(const shmring::segment& seg, const std::string& name) {
+  return shmring::detail::snapshot(header_of(seg), name,
+                                   [&](shmring::side s) { return seg.locked_by_other(shmring::detail::lock_of(s)); });
+}
+
+// Why the end of a ring whose name was removed is not the normal one, or "" when it is: neither side is attached
+// any more (each detached cleanly or never attached) and nothing was left in the ring. That is how the library
+// retires a drained ring (the last side to detach removes the name).
+std::string abnormal_end(const shmring::ring_status& s) {
+  for (const auto& [what, d] : {std::pair<const char*, const shmring::side_status&>{"producer", s.producer},
+                                std::pair<const char*, const shmring::side_status&>{"consumer", s.consumer}}) {
+    if (d.alive) return std::string("the ") + what + " (pid " + std::to_string(d.pid) + ") is still attached";
+    if (d.dead()) return std::string("the ") + what + " (pid " + std::to_string(d.pid) + ") died attached";
+  }
+  if (!s.consistent) return "its indices were inconsistent";
+  if (s.head != s.tail)
+    return std::to_string(s.messages_in_ring) + " " + unit_of(s) + " (" + std::to_string(s.bytes_used) +
+           " bytes) were still in it";
+  return {};
+}
+
+// One sample of the ring NAME refers to now, taken from the object `held` keeps open. Opens (and holds) that
+// object on the first sample and whenever the name has moved to another object since (a ring removed and created
+// anew: `replaced` is then true). Throws what status() throws; not_found when the name is gone, `held` then still
+// being the last ring seen (if any).
+shmring::ring_status sample_ring(const std::string& name, std::optional<shmring::segment>& held, bool& replaced) {
+  replaced = false;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (held && held->still_named()) {
+      shmring::ring_status s = shmring::status(name);
+      if (held->still_named()) return s;  // named before and after: s is the held object's status
+      continue;
+    }
+    shmring::segment seg = shmring::segment::open(name, shmring::segment::access::read_only);
+    shmring::ring_status s = shmring::status(name);  // validates the header before we map it
+    if (!seg.still_named()) continue;               // replaced between the open and status(): again
+    seg.map(sizeof(shmring::layout::header));
+    replaced = held.has_value();
+    held.emplace(std::move(seg));
+    return s;
+  }
+  throw shmring::error(shmring::errc::system_error, name, "the name kept moving to new segments while watching it");
+}
+
+void print_watch_header(const std::string& name, const shmring::ring_status& s, std::uint64_t interval_ms) {
+  const bool msg = s.kind == shmring::segment_kind::message;
+  const std::string per = msg ? "msgs/s" : "elements/s";
+  std::printf("shmring watch %s: %s ring%s, a sample every %llu ms; rates in %s and MB/s (1 MB = 10^6 bytes)\n",
+              shown(name).c_str(), std::string(shmring::to_string(s.kind)).c_str(),
+              msg ? "" : (" of " + std::to_string(s.element_size) + "-byte elements").c_str(),
+              static_cast<unsigned long long>(interval_ms), per.c_str());
+  std::printf("%8s %12s %8s %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", "TIME(s)",
+              msg ? "IN RING msgs" : "IN RING elems", "USAGE", ("SENT " + per).c_str(), ("RECV " + per).c_str(),
+              "SENT MB/s", "RECV MB/s", "FULL/s", "EMPTY/s", "PRODUCER", "CONSUMER");
+}
+
 int cmd_watch(const args& a) {
   if (a.names.size() != 1) usage_error("watch takes one name");
   const std::string& name = a.names[0];
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   std::optional<shmring::ring_status> prev;
+  std::optional<shmring::segment> held;
   clock::time_point prev_t{};
-  if (!a.json) {
-    std::printf("shmring watch %s every %llu ms\n", shown(name).c_str(), static_cast<unsigned long long>(a.interval_ms));
-    std::printf("%8s %12s %8s %12s %12s %10s %10s %9s %9s  %-16s %-16s\n", "TIME", "IN RING", "USAGE", "SENT/S",
-                "RECEIVED/S", "MB/S IN", "MB/S OUT", "FULL/S", "EMPTY/S", "PRODUCER", "CONSUMER");
-  }
   for (std::uint64_t sample = 1;; ++sample) {
     shmring::ring_status s;
+    bool replaced = false;
     try {
-      s = shmring::status(name);
+      s = sample_ring(name, held, replaced);
     } catch (const shmring::error& e) {
-      return report_error(a, name, e);
+      if (e.code() != shmring::errc::not_found || !held) return report_error(a, name, e);
+      // The name is gone after we saw the ring: a normal end ends the watch quietly, anything else is an error.
+      const std::string why = abnormal_end(held_status(*held, name));
+      if (why.empty()) return 0;
+      return report_error(a, name, shmring::error(shmring::errc::not_found, name, "the ring was removed while " + why));
     }
     const auto now = clock::now();
     const double t = std::chrono::duration<double>(now - t0).count();
+    if (replaced) prev.reset();  // a new ring under the name: its counters start again
     std::optional<rates> r;
     if (prev) r = rates_between(*prev, s, std::chrono::duration<double>(now - prev_t).count());
     if (a.json) {
-      std::string o = "{\"sample\":" + std::to_string(sample) + ",\"t\":" + num2(t) + ",\"rates\":";
+      std::string o = "{\"sample\":" + std::to_string(sample) + ",\"t\":" + num2(t) + ",\"unit\":\"" + unit_of(s) +
+                      "\",\"rates\":";
       if (r)
         o += "{\"sent_per_s\":" + num2(r->sent) + ",\"received_per_s\":" + num2(r->received) +
              ",\"bytes_sent_per_s\":" + num2(r->bytes_sent) + ",\"bytes_received_per_s\":" + num2(r->bytes_received) +
@@ -273,8 +444,9 @@ int cmd_watch(const args& a) {
       o += ",\"status\":" + shmring::to_json(s) + "}";
       std::printf("%s\n", o.c_str());
     } else {
+      if (sample == 1 || replaced) print_watch_header(name, s, a.interval_ms);
       auto col = [&](double v, double scale) { return r ? num2(v / scale) : std::string("-"); };
-      std::printf("%8s %12llu %7.2f%% %12s %12s %10s %10s %9s %9s  %-16s %-16s\n", num2(t).c_str(),
+      std::printf("%8s %12llu %7.2f%% %16s %16s %10s %10s %9s %9s  %-16s %-16s\n", num2(t).c_str(),
                   static_cast<unsigned long long>(s.messages_in_ring), s.usage_percent,
                   col(r ? r->sent : 0, 1).c_str(), col(r ? r->received : 0, 1).c_str(),
                   col(r ? r->bytes_sent : 0, 1e6).c_str(), col(r ? r->bytes_received : 0, 1e6).c_str(),
@@ -289,10 +461,49 @@ int cmd_watch(const args& a) {
   }
 }
 
+// The sides of the ring that a live process holds now, as "the producer (pid 12)". The pids come from the
+// header; a segment whose header cannot be read (not ready, damaged) is judged by its attach locks alone.
+// Throws not_found when there is no such segment and permission_denied when it may not be opened.
+std::vector<std::string> live_sides(const std::string& name) {
+  std::vector<std::string> live;
+  try {
+    const shmring::ring_status s = shmring::status(name);
+    if (s.producer.alive) live.push_back("the producer (pid " + std::to_string(s.producer.pid) + ")");
+    if (s.consumer.alive) live.push_back("the consumer (pid " + std::to_string(s.consumer.pid) + ")");
+    return live;
+  } catch (const shmring::error& e) {
+    if (e.code() == shmring::errc::not_found || e.code() == shmring::errc::permission_denied) throw;
+  }
+  const shmring::segment seg = shmring::segment::open(name, shmring::segment::access::read_only);
+  if (seg.locked_by_other(shmring::lock_byte::producer))
+    live.emplace_back("the producer (pid unknown: unreadable header)");
+  if (seg.locked_by_other(shmring::lock_byte::consumer))
+    live.emplace_back("the consumer (pid unknown: unreadable header)");
+  return live;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i == 0 ? "" : " and ") + parts[i];
+  return out;
+}
+
 int cmd_remove(const args& a) {
   if (a.names.size() != 1) usage_error("remove takes one name");
   const std::string& name = a.names[0];
+  std::vector<std::string> live;
   try {
+    // Checked just before removing: a process attaching in between keeps its mapping, as with --force.
+    try {
+      live = live_sides(name);
+    } catch (const shmring::error& e) {
+      if (!a.force || e.code() == shmring::errc::not_found) throw;
+    }
+    if (!live.empty() && !a.force)
+      throw shmring::error(shmring::errc::already_attached, name,
+                           joined(live) + (live.size() == 1 ? " is" : " are") +
+                               " attached and alive; not removed (`shmring remove --force` removes the name anyway; "
+                               "attached processes keep their mapping)");
     if (!shmring::remove(name))
       throw shmring::error(shmring::errc::not_found, name, "no segment of that name");
   } catch (const shmring::error& e) {
@@ -300,40 +511,47 @@ int cmd_remove(const args& a) {
   }
   if (a.json)
     std::printf("{\"name\":%s,\"removed\":true}\n", json_quoted(name).c_str());
-  else
+  else if (live.empty())
     std::printf("removed %s\n", shown(name).c_str());
+  else
+    std::printf("removed %s; %s %s still attached and keep%s the mapping\n", shown(name).c_str(), joined(live).c_str(),
+                live.size() == 1 ? "was" : "were", live.size() == 1 ? "s" : "");
   return 0;
 }
 
 int cmd_gc(const args& a) {
   std::vector<std::string> done;
-  int rc = 0;
+  std::vector<std::pair<std::string, shmring::error>> errors;  // the rings named on the command line that failed
   if (a.names.empty() && !a.dry_run) {
     done = shmring::remove_stale();
   } else {
     const std::vector<std::string> names = a.names.empty() ? segment_names() : a.names;
     for (const std::string& n : names) {
       try {
+        // is_stale / remove_stale say false for a name that does not exist; a ring named on the command line
+        // that does not exist is an error (a typo must not look like "nothing stale").
+        if (!a.names.empty()) (void)shmring::segment::open(n, shmring::segment::access::read_only);
         if (a.dry_run ? shmring::is_stale(n) : shmring::remove_stale(n)) done.push_back(n);
       } catch (const shmring::error& e) {
-        if (!a.names.empty()) {  // a ring named on the command line that cannot be judged is an error
-          std::fprintf(stderr, "%s\n", e.what());
-          rc = 1;
-        }
+        if (!a.names.empty()) errors.emplace_back(n, e);  // a ring named on the command line that cannot be judged
       }
     }
   }
+  for (const auto& [n, e] : errors) std::fprintf(stderr, "%s\n", e.what());
   if (a.json) {
     std::string o = a.dry_run ? "{\"stale\":[" : "{\"removed\":[";
     for (std::size_t i = 0; i < done.size(); ++i) o += (i != 0 ? "," : "") + json_quoted(done[i]);
+    o += "],\"errors\":[";
+    for (std::size_t i = 0; i < errors.size(); ++i)
+      o += (i != 0 ? "," : "") + error_json(errors[i].first, errors[i].second);
     o += "]}";
     std::printf("%s\n", o.c_str());
   } else if (done.empty()) {
-    std::printf("no stale rings\n");
+    if (errors.empty()) std::printf("no stale rings\n");
   } else {
     for (const std::string& n : done) std::printf("%s %s\n", a.dry_run ? "stale" : "removed", shown(n).c_str());
   }
-  return rc;
+  return errors.empty() ? 0 : 1;
 }
 
 }  // namespace

@@ -10,15 +10,21 @@ Proves:
   - watch's samples follow the ring: each rate equals the counter delta over the time between samples, and the
     counters end exactly where the fixture says it moved them;
   - a killed ring shows its sides dead and looks stale; `gc --dry-run` lists it, `gc NAME` removes it, a live ring
-    is left alone; `remove` removes a live ring's name; errors are JSON on stdout with exit status 1;
+    is left alone; `remove` refuses a ring with a live side (naming it and its pid) unless --force, and removes
+    a ring without one; `gc NAME` of a name that does not exist fails; errors are JSON on stdout with exit status 1;
+  - watch labels its units (elements/s or msgs/s, MB/s), ends with exit 0 and no message when its ring ends
+    normally (drained, both sides detached, removed), and with exit 1 and a message when it is removed otherwise;
+  - list and stat show each ring's owner (this user's name), age (from created_ns) and segment size (the file's);
   - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
 """
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
+import time
 
 TOOL, FIXTURE = sys.argv[1], sys.argv[2]
 TAG = f"tooltest-{os.getpid()}"
@@ -86,7 +92,8 @@ def ring_in_list(listing, n):
 
 def test_usage():
     p = tool("--help")
-    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run"):
+    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force",
+                 "owner", "age", "bytes", "elements/s", "msgs/s", "MB/s", "/dev/shm/shmring-", "ipcs"):
         check(word in p.stdout, f"--help mentions {word}")
     tool("frobnicate", rc=2)
     tool("stat", rc=2)
@@ -182,6 +189,115 @@ def test_watch_follows_the_ring():
     check(not os.path.exists(shm(n)), "a drained ring whose sides detached is removed")
 
 
+def start_watch(n, *args):
+    """Starts `shmring watch n` and returns it with the lines up to its first sample: it has seen the ring."""
+    w = subprocess.Popen([TOOL, "watch", n, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    processes.append(w)
+    lines = [w.stdout.readline() for _ in range(1 if "--json" in args else 3)]  # (heading, columns,) sample 1
+    return w, lines
+
+
+def wait_exit(p, what):
+    """Waits for p to exit (the timeout is a hang guard, not a timing check); returns (exit status, stdout, stderr)."""
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        check(False, f"{what}: still running after 60 s")
+    return p.returncode, out, err
+
+
+def test_watch_ends_quietly_after_a_normal_end():
+    n = name("watch-end")
+    mover = fixture("mover", n, "1024")
+    w, first = start_watch(n, "--interval", "20")
+    check(f"alive({mover.pid})" in first[2], f"watch's first sample shows the live ring: {first!r}")
+    mover.stdin.write("move 1000\n")
+    mover.stdin.flush()
+    check(mover.stdout.readline().strip() == "moved", "the fixture moved its values")
+    finish(mover)  # both sides detach cleanly; the drained ring is removed by the last one
+    check(not os.path.exists(shm(n)), "the drained ring was removed")
+    rc, out, err = wait_exit(w, "watch of a ring that ended normally")
+    check(rc == 0, f"watch exits 0 after a normal end, got {rc}")
+    check(err == "", f"watch ends quietly after a normal end, stderr: {err!r}")
+    # The same with --json: no error object after the samples.
+    mover = fixture("mover", n, "1024")
+    w, first = start_watch(n, "--interval", "20", "--json")
+    check(json.loads(first[0])["status"]["producer"]["pid"] == mover.pid, "the JSON watch saw the ring")
+    finish(mover)
+    rc, out, err = wait_exit(w, "watch --json of a ring that ended normally")
+    check(rc == 0 and err == "", f"watch --json exits 0 quietly after a normal end: {rc}, {err!r}")
+    check(all("error" not in json.loads(line) for line in out.splitlines()), "no error object in the JSON stream")
+
+
+def test_watch_fails_when_a_ring_disappears_otherwise():
+    tool("watch", name("never-made"), "--count", "1", rc=1)  # a ring never seen: not_found, as before
+    # Removed under a live producer.
+    n = name("watch-gone")
+    prod = fixture("producer", n, "64", "3")
+    w, first = start_watch(n, "--interval", "20")
+    tool("remove", n, "--force")
+    rc, out, err = wait_exit(w, "watch of a ring removed under a live producer")
+    check(rc == 1, f"watch exits 1 when the ring is removed under a live side, got {rc}")
+    check("not_found" in err and "producer" in err and f"pid {prod.pid}" in err and "still attached" in err,
+          f"watch says which side was still attached: {err!r}")
+    finish(prod)
+    # Removed with data in it after both sides detached (the ring was not drained): also not a normal end.
+    prod = fixture("producer", n, "64", "3")
+    finish(prod)
+    check(os.path.exists(shm(n)), "a ring with data stays after its producer detached")
+    w, first = start_watch(n, "--interval", "20", "--json")
+    os.unlink(shm(n))
+    rc, out, err = wait_exit(w, "watch of a ring removed with data in it")
+    check(rc == 1 and "3 elements" in err and "still in it" in err, f"watch says data was left: {rc}, {err!r}")
+    errors = [json.loads(line) for line in out.splitlines() if "error" in json.loads(line)]
+    check(len(errors) == 1 and errors[0]["error"] == "not_found" and errors[0]["name"] == n,
+          f"watch --json ends with an error object: {out!r}")
+
+
+def test_watch_units():
+    n = name("watch-units")
+    prod = fixture("producer", n, "64", "3")
+    out = tool("watch", n, "--interval", "10", "--count", "2").stdout
+    lines = out.splitlines()
+    check(len(lines) == 4, f"a heading, the column names and 2 samples: {out!r}")
+    check("typed ring of 8-byte elements" in lines[0] and "elements/s" in lines[0] and "MB/s" in lines[0]
+          and "10^6 bytes" in lines[0], f"the heading states the units: {lines[0]!r}")
+    for col in ("SENT elements/s", "RECV elements/s", "SENT MB/s", "RECV MB/s", "FULL/s", "EMPTY/s"):
+        check(col in lines[1], f"column {col} in {lines[1]!r}")
+    check("msgs/s" not in out, "a typed ring is not measured in messages")
+    out = tool("watch", n, "--interval", "10", "--count", "2", "--json").stdout
+    samples = [json.loads(line) for line in out.splitlines()]
+    check([s.get("unit") for s in samples] == ["elements", "elements"], "JSON samples say their unit")
+    finish(prod)
+
+
+def test_remove_refuses_a_live_side():
+    n = name("remove-live")
+    prod = fixture("producer", n, "64", "3")
+    p = tool("remove", n, rc=1)
+    check("already_attached" in p.stderr and "producer" in p.stderr and f"pid {prod.pid}" in p.stderr
+          and "--force" in p.stderr, f"remove says which live side refused it: {p.stderr!r}")
+    check(os.path.exists(shm(n)), "a refused remove removed nothing")
+    err = tool_json("remove", n, rc=1)
+    check(err.get("error") == "already_attached" and err.get("name") == n and str(prod.pid) in err.get("message", ""),
+          f"remove --json refuses with an error object: {err}")
+    # Only the consumer alive: the producer detached, leaving data, so the ring stays.
+    cons = fixture("consumer", n, "1")
+    finish(prod)
+    p = tool("remove", n, rc=1)
+    check("consumer" in p.stderr and f"pid {cons.pid}" in p.stderr and "producer" not in p.stderr,
+          f"remove names the live consumer only: {p.stderr!r}")
+    check(os.path.exists(shm(n)), "still there")
+    p = tool("remove", n, "--force")
+    check(not os.path.exists(shm(n)), "remove --force removed the name of a ring with a live side")
+    check(f"pid {cons.pid}" in p.stdout, f"remove --force says who was still attached: {p.stdout!r}")
+    finish(cons)  # the consumer still had its mapping and detaches cleanly
+    tool("list", "--force", rc=2)  # --force is remove's only
+
+
 def test_dead_ring_and_gc():
     n = name("dead")
     live = name("live")
@@ -201,12 +317,96 @@ def test_dead_ring_and_gc():
     check(n in dry.get("stale", []) and live not in dry.get("stale", []), "gc --dry-run lists only the dead ring")
     check(os.path.exists(shm(n)), "--dry-run removed nothing")
     out = tool_json("gc", live)
-    check(out == {"removed": []}, "gc leaves a live ring alone")
+    check(out == {"removed": [], "errors": []}, "gc leaves a live ring alone")
     out = tool_json("gc", n)
-    check(out == {"removed": [n]}, "gc removes the dead ring")
+    check(out == {"removed": [n], "errors": []}, "gc removes the dead ring")
     check(not os.path.exists(shm(n)), "the dead ring's name is gone")
     check(os.path.exists(shm(live)), "the live ring is still there")
     finish(keep)
+
+
+def test_gc_of_a_missing_name():
+    n = name("never-there")
+    p = tool("gc", n, rc=1)
+    check(n in p.stderr and "not_found" in p.stderr and "no segment of that name" in p.stderr,
+          f"gc of a missing name says so: {p.stderr!r}")
+    check("no stale rings" not in p.stdout, f"gc of a missing name does not say nothing was stale: {p.stdout!r}")
+    out = tool_json("gc", n, rc=1)
+    check(out.get("removed") == [] and [e.get("error") for e in out.get("errors", [])] == ["not_found"]
+          and out["errors"][0].get("name") == n, f"gc --json of a missing name: {out}")
+    tool("gc", "--dry-run", n, rc=1)
+    # One missing name among existing ones still fails, and the others are still judged.
+    live = name("gc-live")
+    keep = fixture("producer", live, "16", "1")
+    out = tool_json("gc", live, n, rc=1)
+    check(out.get("removed") == [] and [e.get("name") for e in out.get("errors", [])] == [n],
+          f"gc of a live and a missing name: {out}")
+    check(os.path.exists(shm(live)), "gc left the live ring alone")
+    finish(keep)
+    # Without a name gc judges every ring and names none as an error. (--dry-run only: a real sweep would remove
+    # the stale rings other tests on this machine make on purpose.)
+    check(tool_json("gc", "--dry-run").get("errors") == [], "gc --dry-run without a name: no errors")
+
+
+def my_user_name():
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def human_bytes(b):
+    """As the tool writes segment sizes: "576 B", "8.6 KiB", "1.0 MiB"."""
+    if b < 1024:
+        return f"{b} B"
+    v, units = b / 1024, ["KiB", "MiB", "GiB", "TiB", "PiB"]
+    u = 0
+    while v >= 1024 and u + 1 < len(units):
+        v, u = v / 1024, u + 1
+    return f"{v:.1f} {units[u]}"
+
+
+def human_age(s):
+    return f"{s}s" if s < 60 else f"{s // 60}m" if s < 3600 else f"{s // 3600}h" if s < 86400 else f"{s // 86400}d"
+
+
+def test_list_owner_age_bytes():
+    n = name("list-columns")
+    prod = fixture("producer", n, "1024", "7")
+    st = tool_json("stat", n)
+    size = os.stat(shm(n)).st_size
+    created = st.get("created_ns", 0)
+    check(st.get("segment_size") == size, f"status's segment size {st.get('segment_size')} is the file's {size}")
+    # The age is whole seconds since created_ns, read between these two clock readings (no timing assumed).
+    before = time.time_ns()
+    r = ring_in_list(tool_json("list"), n)
+    after = time.time_ns()
+    ages = range((before - created) // 10**9, (after - created) // 10**9 + 1)
+    check(r.get("owner") == my_user_name() and r.get("creator_uid") == os.getuid() == os.stat(shm(n)).st_uid,
+          f"list --json owner {r.get('owner')!r} is this user {my_user_name()!r}")
+    check(r.get("age_s") in ages and r.get("age") == human_age(r.get("age_s", -1)),
+          f"list --json age {r.get('age_s')} s / {r.get('age')!r}, expected one of {list(ages)}")
+    check(r.get("segment_size") == size and r.get("segment_size_human") == human_bytes(size),
+          f"list --json bytes {r.get('segment_size')} / {r.get('segment_size_human')!r}, expected {size}")
+    check(st.get("owner") == my_user_name() and st.get("segment_size_human") == human_bytes(size) and "age_s" in st,
+          "stat --json has the same fields")
+    before = time.time_ns()
+    out = tool("list").stdout
+    after = time.time_ns()
+    ages = range((before - created) // 10**9, (after - created) // 10**9 + 1)
+    lines = out.splitlines()
+    heading = lines[0].split() if lines else []
+    check(heading[:7] == ["NAME", "OWNER", "AGE", "KIND", "ELEM", "CAPACITY", "BYTES"], f"list columns: {heading}")
+    mine = [line.split() for line in lines[1:] if line.split()[:1] == [n]]
+    check(len(mine) == 1, f"human list shows {n} once")
+    f = mine[0] if mine else [""] * 12
+    check(f[1] == my_user_name(), f"human list owner {f[1]!r}")
+    check(f[2] in [human_age(a) for a in ages], f"human list age {f[2]!r}, expected one of {list(ages)} s")
+    check(f[3:6] == ["typed", "8", "1024"] and " ".join(f[6:8]) == human_bytes(size),
+          f"human list kind, geometry and bytes {f[3:8]}, expected {human_bytes(size)!r}")
+    human = tool("stat", n).stdout
+    check(f"owner {my_user_name()} (uid {os.getuid()})" in human and human_bytes(size) in human, "human stat owner")
+    finish(prod)
 
 
 def test_unreadable_and_message_rings():
@@ -216,6 +416,8 @@ def test_unreadable_and_message_rings():
     listing = tool_json("list")
     bad = [u for u in listing.get("unreadable", []) if u["name"] == n]
     check(len(bad) == 1 and bad[0]["error"] == "not_ready", "an unready segment is listed as not_ready")
+    check(bad[:1] and bad[0].get("owner") == my_user_name() and bad[0].get("file_size") == 0,
+          f"an unready segment's owner and size come from its file: {bad}")
     err = tool_json("stat", n, rc=1)
     check(err.get("error") == "not_ready", "stat of an unready segment: not_ready")
 
@@ -231,6 +433,10 @@ def test_unreadable_and_message_rings():
     check(s["producer"]["bytes"] == sum(len(f"hello {i}") for i in range(5)), "payload bytes sent")
     check(s.get("bytes_used", 0) > s["producer"]["bytes"], "framing included in bytes used")
     check(ring_in_list(tool_json("list"), m).get("kind") == "message", "list shows the message ring")
+    out = tool("watch", m, "--interval", "10", "--count", "2").stdout
+    check("message ring" in out and "SENT msgs/s" in out and "RECV msgs/s" in out and "MB/s" in out
+          and "elements/s" not in out, f"watch of a message ring counts msgs/s: {out!r}")
+    check(json.loads(tool("watch", m, "--count", "1", "--json").stdout).get("unit") == "messages", "JSON unit")
     finish(prod)
 
 
@@ -239,6 +445,12 @@ def main():
         test_usage()
         test_typed_ring()
         test_watch_follows_the_ring()
+        test_watch_ends_quietly_after_a_normal_end()
+        test_watch_fails_when_a_ring_disappears_otherwise()
+        test_watch_units()
+        test_remove_refuses_a_live_side()
+        test_gc_of_a_missing_name()
+        test_list_owner_age_bytes()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
     finally:
