@@ -352,8 +352,10 @@ const shmring::layout::header& header_of(const shmring::segment& seg) {
 }
 
 shmring::ring_status held_status(const shmring::segment& seg, const std::string& name) {
-  return shmring::detail::snapshot(header_of(seg), name,
-                                   [&](shmring::side s) { return seg.locked_by_other(shmring::detail::lock_of(s)); });
+  // Values only (nothing is sized from them): status() validated this object's header before it was held.
+  const shmring::layout::header& h = header_of(seg);
+  return shmring::detail::read_status(h, shmring::layout::read_snapshot(h), name,
+                                      [&](shmring::side s) { return seg.locked_by_other(shmring::detail::lock_of(s)); });
 }
 
 // Why the end of a ring whose name was removed is not the normal one, or "" when it is: neither side is attached
