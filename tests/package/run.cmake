@@ -57,14 +57,16 @@ if(MODE STREQUAL "pkg_config")
   run("compiling with the pkg-config flags"
       ${CXX} -std=c++20 -O1 ${SHMRING_SOURCE_DIR}/tests/package/consumer/main.cpp ${flags} -o ${program})
 else()
-  if(MODE STREQUAL "fetchcontent")
+  if(MODE STREQUAL "add_subdirectory")
+    set(source -DSHMRING_SOURCE_DIR=${SHMRING_SOURCE_DIR})
+  elseif(MODE STREQUAL "fetchcontent")
     # FetchContent's own override of where the content is: the snippet's GIT_REPOSITORY is not contacted.
-    set(fetch -DFETCHCONTENT_SOURCE_DIR_SHMRING=${SHMRING_SOURCE_DIR})
+    set(source -DFETCHCONTENT_SOURCE_DIR_SHMRING=${SHMRING_SOURCE_DIR})
   endif()
   run("configuring the consumer project"
       ${CMAKE_COMMAND} -S ${SHMRING_SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
       -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${PREFIX} -DMODE=${MODE}
-      -DSHMRING_SOURCE_DIR=${SHMRING_SOURCE_DIR} ${fetch} -DCMAKE_BUILD_TYPE=Release)
+      ${source} -DCMAKE_BUILD_TYPE=Release)
   message(STATUS "${out}")
   string(FIND "${out}" "shmring_DIR=${PREFIX}/share/cmake/shmring\n" at)
   if(MODE STREQUAL "find_package" AND at EQUAL -1)
