@@ -35,4 +35,8 @@ function(shmring_optional_part var default package version what debian_package d
     set(resolved OFF)
   endif()
   set(${var} ${resolved} PARENT_SCOPE)
+  # What a package's config sets for its users, which a function would otherwise keep to itself: Catch2's adds
+  # its directory to CMAKE_MODULE_PATH (for include(Catch)) only the first time it is loaded.
+  set(CMAKE_MODULE_PATH "${CMAKE_MODULE_PATH}" PARENT_SCOPE)
+  set(${package}_FOUND "${${package}_FOUND}" PARENT_SCOPE)
 endfunction()
