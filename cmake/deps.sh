@@ -2,8 +2,8 @@
 # Installs the Debian packages shmring's build needs, if any are missing.
 # Usage: cmake/deps.sh [core|test|bench|package|all]
 #   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler), pkg-config
-#   bench: + Google Benchmark, atomic_queue, gnuplot      package: + what building the .debs needs (tests/package/deb.sh)
-#   all: everything
+#   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
+#   package: + debhelper, dpkg-dev, build-essential, pkg-config (building the .debs: tests/package/deb.sh)
 #   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
 #   interoperates with (or is refused by) 64-bit processes; without it they skip that part.
 set -euo pipefail
