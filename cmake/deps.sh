@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages shmring's build needs, if any are missing. Usage: cmake/deps.sh [core|test|bench|all]
-#   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler)
+# Installs the Debian packages shmring's build needs, if any are missing.
+# Usage: cmake/deps.sh [core|test|bench|package|all]
+#   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler), pkg-config
 #   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
+#   package: + debhelper, dpkg-dev, build-essential, pkg-config (building the .debs: tests/package/deb.sh)
 #   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
 #   interoperates with (or is refused by) 64-bit processes; without it they skip that part.
 set -euo pipefail
@@ -9,10 +11,12 @@ what=${1:-test}
 pkgs=(g++ cmake make libboost-dev)
 case "$what" in
   core) ;;
-  test) pkgs+=(catch2 clang libclang-rt-dev) ;;
+  test) pkgs+=(catch2 clang libclang-rt-dev pkg-config) ;;
   bench) pkgs+=(libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
-  all) pkgs+=(catch2 clang libclang-rt-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
-  *) echo "usage: $0 [core|test|bench|all]" >&2; exit 2 ;;
+  package) pkgs+=(build-essential debhelper dpkg-dev pkg-config) ;;
+  all) pkgs+=(catch2 clang libclang-rt-dev pkg-config libbenchmark-dev libatomic-queue-dev gnuplot-nox python3
+              build-essential debhelper dpkg-dev) ;;
+  *) echo "usage: $0 [core|test|bench|package|all]" >&2; exit 2 ;;
 esac
 if { [ "$what" = test ] || [ "$what" = all ]; } && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
   pkgs+=(g++-multilib)

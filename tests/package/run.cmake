@@ -1,29 +1,92 @@
-# cmake -P run.cmake: installs shmring (MODE=find_package) and builds + runs tests/package/consumer against it.
+# cmake -P run.cmake: builds and runs tests/package/consumer, a user's project, against shmring.
+#   MODE=find_package|pkg_config  against an install: SHMRING_BINARY_DIR given: installs that build into
+#                                 WORK_DIR/prefix first; else PREFIX (e.g. /usr, where the .deb put it)
+#   MODE=add_subdirectory|fetchcontent  against the source tree SHMRING_SOURCE_DIR
+# The consumer gets no sanitizer or warning flags from us: it is a user's project. CXX is the compiler.
 file(REMOVE_RECURSE ${WORK_DIR})
-set(prefix ${WORK_DIR}/prefix)
-if(MODE STREQUAL "find_package")
-  execute_process(COMMAND ${CMAKE_COMMAND} --install ${SHMRING_BINARY_DIR} --prefix ${prefix} RESULT_VARIABLE rc)
+if(NOT CXX)
+  set(CXX c++)
+endif()
+
+function(run what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(rc)
-    message(FATAL_ERROR "install failed: ${rc}")
+    message(FATAL_ERROR "${what} failed (${rc}): ${ARGN}\n${out}")
   endif()
-  if(NOT EXISTS ${prefix}/include/shmring/shmring.hpp)
-    message(FATAL_ERROR "the install has no include/shmring/shmring.hpp")
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+
+if(MODE MATCHES "^(find_package|pkg_config)$")
+  if(SHMRING_BINARY_DIR)
+    set(PREFIX ${WORK_DIR}/prefix)
+    run("installing shmring" ${CMAKE_COMMAND} --install ${SHMRING_BINARY_DIR} --prefix ${PREFIX})
+    set(ENV{PKG_CONFIG_PATH} ${PREFIX}/share/pkgconfig)
+  elseif(NOT PREFIX)
+    message(FATAL_ERROR "MODE=${MODE} needs SHMRING_BINARY_DIR or PREFIX")
+  endif()
+  foreach(f IN ITEMS include/shmring/shmring.hpp share/cmake/shmring/shmringConfig.cmake
+                     share/cmake/shmring/shmringConfigVersion.cmake share/pkgconfig/shmring.pc)
+    if(NOT EXISTS ${PREFIX}/${f})
+      message(FATAL_ERROR "the install in ${PREFIX} has no ${f}")
+    endif()
+  endforeach()
+endif()
+
+set(program ${WORK_DIR}/build/package_consumer)
+if(MODE STREQUAL "pkg_config")
+  # What a Makefile user does: c++ -std=c++20 app.cpp $(pkg-config --cflags --libs shmring)
+  find_program(PKG_CONFIG NAMES pkg-config pkgconf)
+  if(NOT PKG_CONFIG)
+    message("SKIPPED: pkg-config is not installed (apt-get install pkg-config)")
+    return()
+  endif()
+  run("pkg-config --modversion shmring" ${PKG_CONFIG} --modversion shmring)
+  string(STRIP "${out}" version)
+  if(SHMRING_VERSION AND NOT version STREQUAL SHMRING_VERSION)
+    message(FATAL_ERROR "pkg-config says shmring ${version}, the project is ${SHMRING_VERSION}")
+  endif()
+  run("pkg-config --cflags --libs shmring" ${PKG_CONFIG} --cflags --libs shmring)
+  string(STRIP "${out}" flags)
+  message(STATUS "pkg-config --cflags --libs shmring: ${flags}")
+  string(FIND " ${flags} " " -I${PREFIX}/include " at)
+  if(NOT PREFIX STREQUAL "/usr" AND at EQUAL -1)  # pkg-config leaves out the default -I/usr/include
+    message(FATAL_ERROR "the flags do not name ${PREFIX}/include")
+  endif()
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  file(MAKE_DIRECTORY ${WORK_DIR}/build)
+  run("compiling with the pkg-config flags"
+      ${CXX} -std=c++20 -O1 ${SHMRING_SOURCE_DIR}/tests/package/consumer/main.cpp ${flags} -o ${program})
+else()
+  if(MODE STREQUAL "add_subdirectory")
+    set(source -DSHMRING_SOURCE_DIR=${SHMRING_SOURCE_DIR})
+  elseif(MODE STREQUAL "fetchcontent")
+    # FetchContent's own override of where the content is: the snippet's GIT_REPOSITORY is not contacted.
+    set(source -DFETCHCONTENT_SOURCE_DIR_SHMRING=${SHMRING_SOURCE_DIR})
+  endif()
+  run("configuring the consumer project"
+      ${CMAKE_COMMAND} -S ${SHMRING_SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
+      -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${PREFIX} -DMODE=${MODE}
+      ${source} -DCMAKE_BUILD_TYPE=Release)
+  message(STATUS "${out}")
+  string(FIND "${out}" "shmring_DIR=${PREFIX}/share/cmake/shmring\n" at)
+  if(MODE STREQUAL "find_package" AND at EQUAL -1)
+    message(FATAL_ERROR "find_package(shmring) did not find the package in ${PREFIX}")
+  endif()
+  run("building the consumer project" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+  # The consumer's own install holds the consumer, and never shmring's files (SHMRING_INSTALL is off for a
+  # subproject).
+  run("installing the consumer project" ${CMAKE_COMMAND} --install ${WORK_DIR}/build --prefix ${WORK_DIR}/app)
+  if(NOT EXISTS ${WORK_DIR}/app/bin/package_consumer)
+    message(FATAL_ERROR "the consumer's install has no bin/package_consumer")
+  endif()
+  file(GLOB_RECURSE leaked RELATIVE ${WORK_DIR}/app ${WORK_DIR}/app/*shmring*)
+  if(leaked)
+    message(FATAL_ERROR "the consumer's install holds shmring's files: ${leaked}")
   endif()
 endif()
-# The consumer gets no sanitizer or warning flags from us: it is a user's project.
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${SHMRING_SOURCE_DIR}/tests/package/consumer -B ${WORK_DIR}/build
-                        -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${prefix} -DMODE=${MODE}
-                        -DSHMRING_SOURCE_DIR=${SHMRING_SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the consumer project failed: ${rc}")
-endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the consumer project failed: ${rc}")
-endif()
-execute_process(COMMAND ${WORK_DIR}/build/package_consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+
+run("the consumer program" ${program})
 message(STATUS "${out}")
-if(rc OR NOT out MATCHES "package consumer: 1000 values ok")
-  message(FATAL_ERROR "the consumer program failed: ${rc}")
+if(NOT out MATCHES "package consumer: 1000 values ok")
+  message(FATAL_ERROR "the consumer program did not report its values")
 endif()
