@@ -1,6 +1,12 @@
 // The benchmark suite's main: runs a child function when started with the hidden flag (the cross-process entries
 // re-run this binary as their peer), otherwise the benchmarks, with the machine recorded in the JSON context.
-#include "common.hpp"
+#include "harness/cores.hpp"
+#include "harness/process.hpp"
+#include "workloads/params.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
 
 #include <fstream>
 #include <string>

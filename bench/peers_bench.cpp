@@ -1,8 +1,19 @@
-// The peers, measured by the same harness as shmring (common.hpp) with the same parameters: boost::lockfree's
-// spsc_queue between two threads and placed in shared memory between two processes, atomic_queue between two
+// The peers, measured by the same harness as shmring (harness/, workloads/) with the same parameters:
+// boost::lockfree's spsc_queue between two threads and placed in shared memory between two processes, atomic_queue between two
 // threads, Boost.Interprocess message_queue, a pipe, a Unix domain socket pair and a POSIX message queue between two
 // processes; and the floor for a round trip, one cache line bounced between the two cores.
-#include "common.hpp"
+#include "harness/control.hpp"
+#include "harness/counters.hpp"
+#include "harness/cores.hpp"
+#include "harness/fail.hpp"
+#include "harness/process.hpp"
+#include "harness/registration.hpp"
+#include "harness/round_trip.hpp"
+#include "workloads/element_rounds.hpp"
+#include "workloads/elements.hpp"
+#include "workloads/message_rounds.hpp"
+#include "workloads/messages.hpp"
+#include "workloads/params.hpp"
 
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <boost/interprocess/managed_shared_memory.hpp>

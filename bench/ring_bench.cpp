@@ -1,7 +1,16 @@
 // shmring typed ring: throughput with 8- and 64-byte elements, producer and consumer as two threads and as two
 // processes, three ways of calling it (try_push/try_pop in a spin loop, the default waiting push/pop, batches of
-// `batch` with push_n/pop_n); and the round trip over two rings. The harness is common.hpp's, shared with the peers.
-#include "common.hpp"
+// `batch` with push_n/pop_n); and the round trip over two rings. The harness (harness/) and the
+// workloads (workloads/) are the ones the peers (peers/) are measured with.
+#include "harness/control.hpp"
+#include "harness/counters.hpp"
+#include "harness/cores.hpp"
+#include "harness/process.hpp"
+#include "harness/registration.hpp"
+#include "harness/round_trip.hpp"
+#include "workloads/element_rounds.hpp"
+#include "workloads/elements.hpp"
+#include "workloads/params.hpp"
 
 #include <shmring/shmring.hpp>
 
