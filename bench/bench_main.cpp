@@ -1,7 +1,13 @@
 // The benchmark suite's main: runs a child function when started with the hidden flag (the cross-process entries
 // re-run this binary as their peer), otherwise the benchmarks, with the machine recorded in the JSON context.
-#include "common.hpp"
+#include "harness/compiler.hpp"
+#include "harness/cores.hpp"
+#include "harness/process.hpp"
+#include "workloads/params.hpp"
 
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -27,11 +33,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_model", cpu_model());
   benchmark::AddCustomContext("producer_cpu", std::to_string(p));
   benchmark::AddCustomContext("consumer_cpu", std::to_string(c));
-#if defined(__clang__)
-  benchmark::AddCustomContext("suite_compiler", "clang " __clang_version__);
-#elif defined(__GNUC__)
-  benchmark::AddCustomContext("suite_compiler", "gcc " __VERSION__);
-#endif
+  if (shmring_bench::compiler_version != nullptr)
+    benchmark::AddCustomContext("suite_compiler", shmring_bench::compiler_version);
   benchmark::AddCustomContext("capacity", std::to_string(shmring_bench::capacity));
   benchmark::AddCustomContext("round_items", std::to_string(shmring_bench::round_items));
   benchmark::AddCustomContext("batch", std::to_string(shmring_bench::batch));

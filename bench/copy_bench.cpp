@@ -4,9 +4,15 @@
 // page-aligned buffer, with glibc's memcpy or with copy_from_peer, and checks its sequence numbers at both ends.
 // Nothing else differs. If a future glibc or CPU makes the memcpy entry as steady and fast as the other, the loop
 // in include/shmring/detail/copy.hpp can go.
-#include "common.hpp"
+#include "harness/cores.hpp"
+#include "harness/registration.hpp"
+#include "workloads/messages.hpp"
+#include "workloads/params.hpp"
 
+#include <shmring/config.hpp>
 #include <shmring/detail/copy.hpp>
+
+#include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <string>

@@ -2,6 +2,8 @@
 // so the wrapper's cost is read off adjacent rows. One iteration = lock, increment a shared counter,
 // unlock (readers: lock_shared, read it, unlock_shared). Every peer runs with the same parameters, in
 // real time; items/s counts iterations summed over threads.
+#include "harness/compiler.hpp"
+
 #include <shmring/stats/locks.hpp>
 
 #include <benchmark/benchmark.h>
@@ -102,11 +104,7 @@ void one_and_two_threads(benchmark::internal::Benchmark* b) { b->Threads(1)->Thr
 
 // Recorded in the context block of every run, so a table never loses which compiler and layout it measured.
 const bool context_recorded = [] {
-#if defined(__clang__)
-  benchmark::AddCustomContext("compiler", "clang " __clang_version__);
-#elif defined(__GNUC__)
-  benchmark::AddCustomContext("compiler", "gcc " __VERSION__);
-#endif
+  if (shmring_bench::compiler_version != nullptr) benchmark::AddCustomContext("compiler", shmring_bench::compiler_version);
   benchmark::AddCustomContext("shmring::cache_line", std::to_string(shmring::cache_line));
   return true;
 }();

@@ -2,8 +2,17 @@
 // (send / receive into a buffer) and zero-copy (reserve + write in place + commit / read in place + release), each
 // with and without the per-message timestamp, and
 // the round trip of 8-byte messages over two message rings. Same harness and parameters as the peers' message
-// entries in peers_bench.cpp (msg_capacity bytes, msg_round_bytes per iteration, every message checked at both ends).
-#include "common.hpp"
+// entries in peers/ (msg_capacity bytes, msg_round_bytes per iteration, every message checked at both ends).
+#include "harness/control.hpp"
+#include "harness/counters.hpp"
+#include "harness/cores.hpp"
+#include "harness/fail.hpp"
+#include "harness/process.hpp"
+#include "harness/registration.hpp"
+#include "harness/round_trip.hpp"
+#include "workloads/message_rounds.hpp"
+#include "workloads/messages.hpp"
+#include "workloads/params.hpp"
 
 #include <shmring/message.hpp>
 

@@ -1,7 +1,16 @@
 // shmring typed ring: throughput with 8- and 64-byte elements, producer and consumer as two threads and as two
 // processes, three ways of calling it (try_push/try_pop in a spin loop, the default waiting push/pop, batches of
-// `batch` with push_n/pop_n); and the round trip over two rings. The harness is common.hpp's, shared with the peers.
-#include "common.hpp"
+// `batch` with push_n/pop_n); the round trip over two rings; and the wake-up system calls of a busy stream. The
+// harness (harness/) and the workloads (workloads/) are the ones the peers (peers/) are measured with.
+#include "harness/control.hpp"
+#include "harness/counters.hpp"
+#include "harness/cores.hpp"
+#include "harness/process.hpp"
+#include "harness/registration.hpp"
+#include "harness/round_trip.hpp"
+#include "workloads/element_rounds.hpp"
+#include "workloads/elements.hpp"
+#include "workloads/params.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -72,6 +81,25 @@ void wait_counters(benchmark::State& state, const shmring::producer<E>& p) {
   state.counters["empty_per_item"] = static_cast<double>(st.consumer.stalls) / (m * 1e6);
 }
 
+/// The busy stream's kernel calls, per message, for both sides, from the segment's header: futex wakes each side
+/// made for a sleeping peer, futex sleeps it made itself. A side announces a sleep only after its spin and yield
+/// polls failed, i.e. after the stream stopped for tens of microseconds, so while both processes run a busy stream
+/// makes almost none: a few at the start and one or two each time the scheduler takes a side off its core. (How
+/// few depends on the scheduler, which is why it is measured here and not asserted in tests/: the old test's bound
+/// was one wake call per 10,000 messages.)
+template <class E>
+void wakeup_counters(benchmark::State& state, const shmring::producer<E>& p) {
+  const double n = static_cast<double>(state.iterations() * round_items);
+  if (n <= 0) return;
+  const shmring::ring_status st = p.status();
+  state.counters["messages"] = n;
+  state.counters["wake_calls_per_msg"] = static_cast<double>(st.producer.wake_calls + st.consumer.wake_calls) / n;
+  state.counters["producer_wake_calls_per_msg"] = static_cast<double>(st.producer.wake_calls) / n;
+  state.counters["consumer_wake_calls_per_msg"] = static_cast<double>(st.consumer.wake_calls) / n;
+  state.counters["producer_sleeps_per_msg"] = static_cast<double>(st.producer.sleeps) / n;
+  state.counters["consumer_sleeps_per_msg"] = static_cast<double>(st.consumer.sleeps) / n;
+}
+
 // ---------------------------------------------------------------------------------------------- throughput
 
 /// Producer and consumer as two threads of this process, each with its own endpoint on the segment.
@@ -95,8 +123,9 @@ void BM_shmring_thread(benchmark::State& state) {
   finish_throughput(state, ctl, sizeof(E));
 }
 
-/// Producer in this process, consumer in a child process (this binary re-run), on the other core.
-template <class E, mode M>
+/// Producer in this process, consumer in a child process (this binary re-run), on the other core. Wakeups: the
+/// entry also reports wakeup_counters.
+template <class E, mode M, bool Wakeups = false>
 void BM_shmring_process(benchmark::State& state) {
   scoped_pin pin(bench_cpus().first);
   const std::string name = unique_name("typed");
@@ -109,6 +138,7 @@ void BM_shmring_process(benchmark::State& state) {
     produce<E>(state, ctl.get(), p, M, &child);
     status = child.wait();
     wait_counters(state, p);
+    if constexpr (Wakeups) wakeup_counters(state, p);
   }
   (void)shmring::remove(name);
   finish_throughput(state, ctl.get(), sizeof(E), status);
@@ -238,3 +268,7 @@ BENCHMARK_TEMPLATE(BM_ring_core_thread, elem64)->Name("ring_core/thread/64B/try"
 BENCHMARK_TEMPLATE(BM_shmring_rtt_process, mode::wait)->Name("rtt/typed/process/wait")->Apply(round_trip);
 BENCHMARK_TEMPLATE(BM_shmring_rtt_process, mode::try_loop)->Name("rtt/typed/process/try")->Apply(round_trip);
 BENCHMARK_TEMPLATE(BM_shmring_rtt_thread, mode::wait)->Name("rtt/typed/thread/wait")->Apply(round_trip);
+
+// The stream of typed/process/8B/wait (two processes, push/pop, the default sleep policy), with its wake calls and
+// sleeps per message (wakeup_counters).
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::wait, true)->Name("wakeups/typed/process/8B")->Apply(two_sided);
