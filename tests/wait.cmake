@@ -12,6 +12,9 @@ target_include_directories(wait_timeout_test PRIVATE ${SHMRING_WAIT_DIR})
 shmring_test(wait_peer_death_test SOURCES wait/peer_death_test.cpp LABELS ipc stress TIMEOUT 300)
 target_include_directories(wait_peer_death_test PRIVATE ${SHMRING_WAIT_DIR})
 
+shmring_test(wait_close_test SOURCES wait/close_test.cpp LABELS ipc TIMEOUT 300)
+target_include_directories(wait_close_test PRIVATE ${SHMRING_WAIT_DIR})
+
 shmring_test(wait_message_test SOURCES wait/message_wait_test.cpp LABELS ipc stress TIMEOUT 240)
 target_include_directories(wait_message_test PRIVATE ${SHMRING_WAIT_DIR})
 

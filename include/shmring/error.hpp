@@ -31,6 +31,8 @@ enum class errc : int {
   message_too_large = 17,   ///< a payload over the documented limit
   type_mismatch = 18,       ///< a typed receive found a payload of another size or type
   system_error = 19,        ///< a system call failed; the message names it and errno
+  // 20 and 21 are no_space and not_a_segment (faults); 22:
+  closed = 22,              ///< the peer closed its side: end of stream (after everything it published), or no reader
 };
 
 /// A short, stable name for an error code ("peer_dead").
@@ -56,6 +58,7 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::message_too_large: return "message_too_large";
     case errc::type_mismatch: return "type_mismatch";
     case errc::system_error: return "system_error";
+    case errc::closed: return "closed";
   }
   return "unknown";
 }

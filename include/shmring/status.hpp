@@ -75,9 +75,15 @@ constexpr std::string_view to_string(segment_kind k) noexcept {
   return k == segment_kind::typed ? "typed" : k == segment_kind::message ? "message" : "unknown";
 }
 
-/// "never", "attached" or "detached".
+/// "never", "attached", "detached" or "closed".
 constexpr std::string_view to_string(layout::attach_state s) noexcept {
-  return s == layout::attach_state::never ? "never" : s == layout::attach_state::attached ? "attached" : s == layout::attach_state::detached ? "detached" : "unknown";
+  switch (s) {
+    case layout::attach_state::never: return "never";
+    case layout::attach_state::attached: return "attached";
+    case layout::attach_state::detached: return "detached";
+    case layout::attach_state::closed: return "closed";
+  }
+  return "unknown";
 }
 
 namespace detail {

@@ -134,7 +134,7 @@ class producer {
   [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
   /// The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
-  /// Whether the consumer is attached and alive, absent, or dead (a system call).
+  /// Whether the consumer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
   /// Elements pushed into this segment since it was created (by every producer that attached).
   [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.snapshot().initial_index; }
@@ -147,7 +147,12 @@ class producer {
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
   [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
-  /// Detaches now (the destructor does too). The object is unusable afterwards.
+  /// Ends the stream: the consumer receives everything pushed before, then its waiting calls throw errc::closed
+  /// (try_ calls return nothing) and producer_state() says closed. Detaches; the object is unusable afterwards.
+  /// A producer that attaches later starts a new stream on the same ring.
+  void close() noexcept { ep_.close(); }
+  /// Detaches now (the destructor does too): the consumer waits for a producer to attach again. The object is
+  /// unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
@@ -176,7 +181,8 @@ class producer {
     return wait_until(
         [this] {
           if (ring_.producer_poll()) return poll_result::ready;
-          return ring_.producer_corrupted() ? poll_result::corrupted : poll_result::not_ready;
+          if (ring_.producer_corrupted()) return poll_result::corrupted;
+          return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
@@ -290,7 +296,7 @@ class consumer {
   [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
   /// The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
-  /// Whether the producer is attached and alive, absent, or dead (a system call).
+  /// Whether the producer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
   /// Elements popped from this segment since it was created (by every consumer that attached).
   [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.snapshot().initial_index; }
@@ -303,7 +309,12 @@ class consumer {
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
   [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
-  /// Detaches now (the destructor does too). The object is unusable afterwards.
+  /// Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room (what is in the
+  /// ring stays for a consumer that attaches later), and consumer_state() says closed. Detaches; the object is
+  /// unusable afterwards.
+  void close() noexcept { ep_.close(); }
+  /// Detaches now (the destructor does too): the producer waits for a consumer to attach again. The object is
+  /// unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
@@ -332,7 +343,11 @@ class consumer {
     return wait_until(
         [this] {
           if (ring_.consumer_poll()) return poll_result::ready;
-          return ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::not_ready;
+          if (ring_.consumer_corrupted()) return poll_result::corrupted;
+          if (!ep_.peer_closed()) return poll_result::not_ready;
+          // Closed: its last index store came before that state, and the acquire above made it visible.
+          if (ring_.consumer_poll()) return poll_result::ready;
+          return ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::closed;
         },
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }

@@ -25,6 +25,9 @@
 // again): a peer process that could not register is not covered by our S3, and a wake-up it misses then costs
 // at most the liveness interval, which bounds every sleep.
 // Every sleep is also bounded by the liveness interval so a dead peer is noticed promptly.
+// close() is a W1 like a publish: the closing side release-stores its attach slot's state (closed) and then does
+// W2-W3, and the sleeper's probe (S4) reads that state when the ring has nothing for it; so by the same argument
+// a close is never missed, and a sleeping peer learns of it at once rather than at its next liveness check.
 #pragma once
 
 #include <shmring/config.hpp>
@@ -70,17 +73,25 @@ struct wait_options {
 };
 
 /// How a wait ended.
-enum class wait_status : std::uint8_t { ready, timeout, peer_dead, corrupted };
+enum class wait_status : std::uint8_t { ready, timeout, peer_dead, corrupted, closed };
 
 /// What a readiness probe says.
-enum class poll_result : std::uint8_t { ready, not_ready, corrupted };
+/// closed: nothing to do and the peer closed its side (end of stream, or no reader any more).
+enum class poll_result : std::uint8_t { ready, not_ready, corrupted, closed };
 
 /// What is known of the peer.
-enum class peer_state : std::uint8_t { alive, absent, dead };
+/// alive: attached now; absent: never attached or detached cleanly; dead: died attached; closed: it called close().
+enum class peer_state : std::uint8_t { alive, absent, dead, closed };
 
 /// "alive", "absent" or "dead".
 constexpr std::string_view to_string(peer_state s) noexcept {
-  return s == peer_state::alive ? "alive" : s == peer_state::absent ? "absent" : s == peer_state::dead ? "dead" : "unknown";
+  switch (s) {
+    case peer_state::alive: return "alive";
+    case peer_state::absent: return "absent";
+    case peer_state::dead: return "dead";
+    case peer_state::closed: return "closed";
+  }
+  return "unknown";
 }
 
 namespace detail {
@@ -136,6 +147,11 @@ inline bool heavy_barrier_available() noexcept { return false; }
 inline bool heavy_barrier() noexcept { return false; }
 #endif
 
+/// How a wait ends for a probe result other than not_ready.
+constexpr wait_status status_of(poll_result r) noexcept {
+  return r == poll_result::ready ? wait_status::ready : r == poll_result::closed ? wait_status::closed : wait_status::corrupted;
+}
+
 /// W3 of the protocol, out of line: the sleeper announced itself.
 SHMRING_COLD inline void wake_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
   // acq_rel: only one waker per sleep round issues the system call; pairs with S2's seq_cst store.
@@ -171,8 +187,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     // line away from the peer that is about to write it.
     detail::cpu_relax();
     const poll_result r = poll();
-    if (r == poll_result::ready) return wait_status::ready;
-    if (r == poll_result::corrupted) return wait_status::corrupted;
+    if (r != poll_result::not_ready) return detail::status_of(r);
   }
   clock::time_point next_liveness = clock::now();
   const auto interval = o.liveness_interval > std::chrono::nanoseconds::zero() ? o.liveness_interval
@@ -182,8 +197,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     const std::uint32_t burst = o.policy == wait_policy::spin ? 1024 : std::max<std::uint32_t>(o.yield_iterations, 1);
     for (std::uint32_t i = 0; i < burst; ++i) {
       const poll_result r = poll();
-      if (r == poll_result::ready) return wait_status::ready;
-      if (r == poll_result::corrupted) return wait_status::corrupted;
+      if (r != poll_result::not_ready) return detail::status_of(r);
       if (o.policy == wait_policy::spin)
         detail::cpu_relax();
       else
@@ -195,8 +209,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
       if (peer() == peer_state::dead) {
         // The peer may have published just before dying: what it published is still delivered.
         const poll_result r = poll();
-        if (r == poll_result::ready) return wait_status::ready;
-        return r == poll_result::corrupted ? wait_status::corrupted : wait_status::peer_dead;
+        return r == poll_result::not_ready ? wait_status::peer_dead : detail::status_of(r);
       }
       next_liveness = now + interval;
     }
@@ -213,7 +226,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     const poll_result r = poll();
     if (r != poll_result::not_ready) {
       w.sleeping.store(0, std::memory_order_relaxed);
-      return r == poll_result::ready ? wait_status::ready : wait_status::corrupted;
+      return detail::status_of(r);
     }
     // S5
 #if SHMRING_HAVE_FUTEX

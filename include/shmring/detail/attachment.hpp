@@ -11,6 +11,10 @@
 //   when the process dies, so a lock that is free while the slot still says "attached" means the side died.
 // - Attach and detach run under the admin lock (lock_byte::admin), which the creator also holds until the
 //   header is ready, so an opener never races a creator or a detacher that is retiring the segment.
+// - close() ends this side's stream: the slot says closed (released after everything this side published), the
+//   lock is dropped and a sleeping peer is woken. The peer's waiting calls, once they have everything, end with
+//   errc::closed; its observers say peer_state::closed. A later attach on the same side starts a new stream
+//   (the slot says attached again). detach() (and the destructor) leaves instead: the peer waits for a restart.
 // - A segment lives until it is drained: when a side detaches cleanly, the peer is not attached and the ring
 //   is empty, the detaching side removes the name. Data pushed by a producer that exits before any consumer
 //   opened the ring therefore waits in the segment for the consumer. options::persistent keeps it always;
@@ -188,7 +192,7 @@ class attachment {
   [[nodiscard]] const options& opts() const noexcept { return opts_; }
   [[nodiscard]] side which() const noexcept { return side_; }
 
-  /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), or dead.
+  /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), dead, or closed.
   /// A system call: not for the hot path.
   /// Never reports a live peer as dead: "lock free + slot attached" is only believed under the admin lock.
   [[nodiscard]] peer_state peer() const noexcept {
@@ -205,7 +209,8 @@ class attachment {
     const auto st = slot(p).state.load(std::memory_order_acquire);
     seg_->unlock(lock_byte::admin);
     if (locked) return peer_state::alive;
-    return st == static_cast<std::uint32_t>(layout::attach_state::attached) ? peer_state::dead : peer_state::absent;
+    if (st == static_cast<std::uint32_t>(layout::attach_state::attached)) return peer_state::dead;
+    return st == static_cast<std::uint32_t>(layout::attach_state::closed) ? peer_state::closed : peer_state::absent;
   }
 
   /// This side's counters; the wait line it sleeps on; the one it wakes the peer through.
@@ -219,9 +224,25 @@ class attachment {
     return side_ == side::producer ? hdr_->consumer_wait : hdr_->producer_wait;
   }
 
+  /// Whether the peer's slot says it closed its side. One acquire load of the attach line (which changes only at
+  /// attach, detach and close): for the slow path of waiting calls, after the ring was found with nothing to do.
+  /// acquire: pairs with the release store of closed in leave(); everything the peer published before it is
+  /// visible once this returns true, so the caller looks at the ring once more before believing in the end.
+  [[nodiscard]] bool peer_closed() const noexcept {
+    return slot(other(side_)).state.load(std::memory_order_acquire) ==
+           static_cast<std::uint32_t>(layout::attach_state::closed);
+  }
+
   /// Detaches now (the destructor does it too): marks the slot detached, drops the lock and, when the peer is
-  /// gone, the ring empty and the segment not persistent, removes the name.
-  void detach() noexcept {
+  /// gone, the ring empty and the segment not persistent, removes the name. The peer waits for a restart.
+  void detach() noexcept { leave(layout::attach_state::detached); }
+
+  /// Ends this side's stream (see ATTACH AND LIFETIME): as detach(), but the slot says closed and a sleeping peer
+  /// is woken, so it ends its waits with errc::closed once it has everything this side published.
+  void close() noexcept { leave(layout::attach_state::closed); }
+
+ private:
+  void leave(layout::attach_state how) noexcept {
     if (!attached_) return;
     attached_ = false;
     const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1));
@@ -230,9 +251,12 @@ class attachment {
       admin = seg_->lock_until(lock_byte::admin, deadline);
     } catch (...) {
     }
-    // release: pairs with the acquire load of state in peer(); written before the lock is dropped.
-    slot(side_).state.store(static_cast<std::uint32_t>(layout::attach_state::detached), std::memory_order_release);
+    // release: pairs with the acquire loads of state in peer() and peer_closed(); written after every index store
+    // of this side and before the lock is dropped.
+    slot(side_).state.store(static_cast<std::uint32_t>(how), std::memory_order_release);
     seg_->unlock(lock_of(side_));
+    // W2-W3 of the wake-up protocol (wait.hpp) for the state just stored: a peer asleep waiting for us re-checks.
+    if (how == layout::attach_state::closed) notify(peer_wait(), my_stats().wake_calls);
     if (admin) {
       const bool peer_here = seg_->locked_by_other(lock_of(other(side_)));
       const bool empty = hdr_->head.value.load(std::memory_order_acquire) == hdr_->tail.value.load(std::memory_order_acquire);
@@ -241,7 +265,6 @@ class attachment {
     }
   }
 
- private:
   attachment(std::unique_ptr<segment> seg, layout::header* h, const layout::header_snapshot& snap, side s,
              const options& o)
       : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o) {}
@@ -367,6 +390,10 @@ class attachment {
   if (s == wait_status::peer_dead)
     throw error(errc::peer_dead, ep.name(),
                 std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");
+  if (s == wait_status::closed)
+    throw error(errc::closed, ep.name(),
+                ep.which() == side::consumer ? "the producer closed the stream and everything it sent was received"
+                                             : "the consumer closed its side: nobody will read");
   throw error(errc::corrupted, ep.name(), "the peer's index is out of range; the ring is unusable");
 }
 

@@ -17,7 +17,7 @@ namespace shmring {
 /// The first 8 bytes of every segment: "SHMRING\0".
 inline constexpr std::uint8_t layout_magic[8] = {'S', 'H', 'M', 'R', 'I', 'N', 'G', 0};
 /// Bumped whenever any offset, field or record format changes.
-inline constexpr std::uint32_t layout_version = 1;
+inline constexpr std::uint32_t layout_version = 2;
 /// The value the creator release-stores into `control_line::ready` once the header is complete: "REDY".
 inline constexpr std::uint32_t ready_value = 0x59444552u;
 /// Largest capacity accepted for a typed ring (elements) and a message ring (bytes): 2^40.
@@ -86,6 +86,7 @@ enum class attach_state : std::uint32_t {
   never = 0,     ///< no process has attached on this side yet
   attached = 1,  ///< attached; if its lock is free, it died without detaching
   detached = 2,  ///< the last one detached cleanly
+  closed = 3,    ///< the last one closed its side: end of stream (producer) or a reader that has left (consumer)
 };
 
 /// Line 7.

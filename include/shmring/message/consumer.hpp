@@ -151,7 +151,7 @@ class message_consumer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return reader_.capacity(); }
   /// Anyone. The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
-  /// Consumer thread. Whether the producer is attached and alive, absent, or dead (a system call).
+  /// Consumer thread. Whether the producer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
   /// Anyone. Messages received from this segment (by every consumer that attached).
   [[nodiscard]] std::uint64_t received() const noexcept { return stats_->messages.load(std::memory_order_relaxed); }
@@ -173,7 +173,12 @@ class message_consumer {
   }
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
   [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
-  /// Consumer thread. Detaches now (the destructor does too). The object is unusable afterwards.
+  /// Consumer thread. Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room
+  /// (what is in the ring, a message held by read() included, stays for a consumer that attaches later), and
+  /// consumer_state() says closed. Detaches; the object is unusable afterwards.
+  void close() noexcept { ep_.close(); }
+  /// Consumer thread. Detaches now (the destructor does too): the producer waits for a consumer to attach again.
+  /// The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
@@ -209,7 +214,11 @@ class message_consumer {
       const wait_status s = wait_until(
           [this] {
             if (reader_.poll_data()) return poll_result::ready;
-            return reader_.corrupted() ? poll_result::corrupted : poll_result::not_ready;
+            if (reader_.corrupted()) return poll_result::corrupted;
+            if (!ep_.peer_closed()) return poll_result::not_ready;
+            // Closed: its last index store came before that state, and the acquire above made it visible.
+            if (reader_.poll_data()) return poll_result::ready;
+            return reader_.corrupted() ? poll_result::corrupted : poll_result::closed;
           },
           [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
       if (s == wait_status::timeout) return false;

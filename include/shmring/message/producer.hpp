@@ -152,7 +152,7 @@ class message_producer {
   [[nodiscard]] std::uint64_t max_record_payload() const noexcept { return writer_.max_payload(); }
   /// Anyone. The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
-  /// Producer thread. Whether the consumer is attached and alive, absent, or dead (a system call).
+  /// Producer thread. Whether the consumer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
   /// Producer thread. The sequence number the next message will carry.
   [[nodiscard]] std::uint64_t next_sequence() const noexcept { return writer_.next_sequence(); }
@@ -166,7 +166,15 @@ class message_producer {
   [[nodiscard]] bool corrupted() const noexcept { return writer_.corrupted(); }
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
   [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
-  /// Producer thread. Detaches now (the destructor does too). The object is unusable afterwards.
+  /// Producer thread. Ends the stream: an open reservation is abandoned, the consumer receives every message sent
+  /// before, then its waiting calls throw errc::closed (try_ calls return nothing) and producer_state() says
+  /// closed. Detaches; the object is unusable afterwards. A producer that attaches later starts a new stream.
+  void close() noexcept {
+    writer_.abandon();
+    ep_.close();
+  }
+  /// Producer thread. Detaches now (the destructor does too): the consumer waits for a producer to attach again.
+  /// The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
  private:
@@ -257,7 +265,8 @@ class message_producer {
     return wait_until(
         [this, want] {
           if (writer_.poll_room(want)) return poll_result::ready;
-          return writer_.corrupted() ? poll_result::corrupted : poll_result::not_ready;
+          if (writer_.corrupted()) return poll_result::corrupted;
+          return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
         [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
   }
