@@ -15,6 +15,9 @@ target_include_directories(wait_peer_death_test PRIVATE ${SHMRING_WAIT_DIR})
 shmring_test(wait_close_test SOURCES wait/close_test.cpp LABELS ipc TIMEOUT 300)
 target_include_directories(wait_close_test PRIVATE ${SHMRING_WAIT_DIR})
 
+shmring_test(wait_fork_signal_test SOURCES wait/fork_signal_test.cpp LABELS ipc TIMEOUT 300)
+target_include_directories(wait_fork_signal_test PRIVATE ${SHMRING_WAIT_DIR})
+
 shmring_test(wait_message_test SOURCES wait/message_wait_test.cpp LABELS ipc stress TIMEOUT 240)
 target_include_directories(wait_message_test PRIVATE ${SHMRING_WAIT_DIR})
 

@@ -33,6 +33,7 @@ enum class errc : int {
   system_error = 19,        ///< a system call failed; the message names it and errno
   // 20 and 21 are no_space and not_a_segment (faults); 22:
   closed = 22,              ///< the peer closed its side: end of stream (after everything it published), or no reader
+  inherited = 23,           ///< this endpoint came through fork(): only the process that attached may use it
 };
 
 /// A short, stable name for an error code ("peer_dead").
@@ -59,6 +60,7 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::type_mismatch: return "type_mismatch";
     case errc::system_error: return "system_error";
     case errc::closed: return "closed";
+    case errc::inherited: return "inherited";
   }
   return "unknown";
 }

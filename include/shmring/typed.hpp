@@ -66,7 +66,11 @@ class producer {
     return producer(detail::attachment::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }
 
-  producer(producer&&) noexcept = default;
+  /// Moves the attachment; the moved-from object is unusable (only destructible).
+  producer(producer&& o) noexcept
+      : ep_(std::move(o.ep_)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
+    ep_.on_inherit(&poison, &ring_);
+  }
 
   /// Wait-free. Copies v into the ring; false when full (or corrupted). Wakes a sleeping consumer.
   [[nodiscard]] bool try_push(const T& v) noexcept {
@@ -146,7 +150,10 @@ class producer {
   [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
+  [[nodiscard]] ring_status status() const {
+    ep_.check_owner();
+    return detail::attachment_status(ep_);
+  }
   /// Ends the stream: the consumer receives everything pushed before, then its waiting calls throw errc::closed
   /// (try_ calls return nothing) and producer_state() says closed. Detaches; the object is unusable afterwards.
   /// A producer that attaches later starts a new stream on the same ring.
@@ -160,7 +167,13 @@ class producer {
       : ep_(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
-        stats_(&ep_.my_stats()) {}
+        stats_(&ep_.my_stats()) {
+    ep_.on_inherit(&poison, &ring_);
+  }
+
+  // In a fork child (detail::attachment::on_fork_child): every try_ call fails from now on, waiting calls throw
+  // errc::inherited.
+  static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
   void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 
@@ -218,7 +231,11 @@ class consumer {
     return consumer(detail::attachment::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
   }
 
-  consumer(consumer&&) noexcept = default;
+  /// Moves the attachment; the moved-from object is unusable (only destructible).
+  consumer(consumer&& o) noexcept
+      : ep_(std::move(o.ep_)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
+    ep_.on_inherit(&poison, &ring_);
+  }
 
   /// Wait-free. The oldest element, or nothing when empty (or corrupted). Wakes a sleeping producer.
   [[nodiscard]] std::optional<T> try_pop() noexcept {
@@ -308,7 +325,10 @@ class consumer {
   [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
   /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
   /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
+  [[nodiscard]] ring_status status() const {
+    ep_.check_owner();
+    return detail::attachment_status(ep_);
+  }
   /// Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room (what is in the
   /// ring stays for a consumer that attaches later), and consumer_state() says closed. Detaches; the object is
   /// unusable afterwards.
@@ -322,7 +342,13 @@ class consumer {
       : ep_(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
-        stats_(&ep_.my_stats()) {}
+        stats_(&ep_.my_stats()) {
+    ep_.on_inherit(&poison, &ring_);
+  }
+
+  // In a fork child (detail::attachment::on_fork_child): every try_ call fails from now on, waiting calls throw
+  // errc::inherited.
+  static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
   void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 

@@ -24,6 +24,7 @@
 #include <shmring/config.hpp>
 #include <shmring/error.hpp>
 #include <shmring/detail/proc.hpp>
+#include <shmring/detail/registry.hpp>
 #include <shmring/detail/segment.hpp>
 #include <shmring/layout/header.hpp>
 #include <shmring/layout/snapshot.hpp>
@@ -41,6 +42,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <pthread.h>
 #include <unistd.h>
 
 namespace shmring {
@@ -56,7 +59,7 @@ inline lock_byte lock_of(side s) noexcept { return s == side::producer ? lock_by
 inline side other(side s) noexcept { return s == side::producer ? side::consumer : side::producer; }
 inline const char* side_name(side s) noexcept { return s == side::producer ? "producer" : "consumer"; }
 
-class attachment {
+class attachment final : private registrant {
  public:
   /// Creates the segment (errc::already_exists if taken) and attaches as side s.
   static attachment create(std::string_view name, side s, const layout::expectation& e, const options& o) {
@@ -138,7 +141,7 @@ class attachment {
       if (head - tail > snap.capacity) {
         ep.seg_->unlock(lock_of(s));
         ep.seg_->unlock(lock_byte::admin);
-        ep.attached_ = false;
+        ep.attached_.store(false, std::memory_order_relaxed);
         throw error(errc::corrupted, name,
                     "indices are inconsistent: head " + std::to_string(head) + ", tail " + std::to_string(tail) +
                         ", capacity " + std::to_string(snap.capacity));
@@ -174,11 +177,35 @@ class attachment {
   }
 
   attachment(attachment&& o) noexcept
-      : seg_(std::move(o.seg_)), hdr_(o.hdr_), snap_(o.snap_), side_(o.side_), opts_(o.opts_),
-        attached_(std::exchange(o.attached_, false)) {}
+      : registrant(o), seg_(std::move(o.seg_)), hdr_(o.hdr_), snap_(o.snap_), side_(o.side_), opts_(o.opts_),
+        attached_(o.attached_.exchange(false, std::memory_order_acq_rel)), inherited_(o.inherited_),
+        poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)) {
+    registry::replace(slot_, &o, this);
+  }
   attachment& operator=(attachment&&) = delete;
   attachment(const attachment&) = delete;
-  ~attachment() { detach(); }
+  ~attachment() {
+    registry::remove(slot_, this);  // first: no fork or signal reaches this object once it starts to go
+    detach();
+  }
+
+  /// What makes the wrapper's ring unusable in a fork child (see on_fork_child): called once there with ctx.
+  using poison_fn = void (*)(void* ctx) noexcept;
+  /// Sets the wrapper's poison hook. The wrapper calls it whenever its ring moves (its own move constructor).
+  void on_inherit(poison_fn f, void* ctx) noexcept {
+    poison_ = f;
+    poison_ctx_ = ctx;
+  }
+  /// True in a process that inherited this attachment through fork(): it is not attached there, and every call
+  /// that could wait or report state throws errc::inherited.
+  [[nodiscard]] bool inherited() const noexcept { return inherited_; }
+  /// Throws errc::inherited in a fork child.
+  void check_owner() const {
+    if (SHMRING_UNLIKELY(inherited_))
+      throw error(errc::inherited, name(),
+                  std::string("this ") + side_name(side_) + " was inherited through fork(): the parent keeps the " +
+                      "attachment, and the child must open the ring itself");
+  }
 
   /// The header in shared memory: its atomic words (indices, counters, wait and attach lines). Its fixed fields
   /// are read through snapshot(), never here.
@@ -196,6 +223,7 @@ class attachment {
   /// A system call: not for the hot path.
   /// Never reports a live peer as dead: "lock free + slot attached" is only believed under the admin lock.
   [[nodiscard]] peer_state peer() const noexcept {
+    if (inherited_) return peer_state::absent;  // a fork child: nothing of the ring is this process's
     const side p = other(side_);
     if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;  // the common case: one system call
     // The lock is free: the peer is absent, dead, or attaching right now. An attacher takes its lock and then
@@ -242,9 +270,27 @@ class attachment {
   void close() noexcept { leave(layout::attach_state::closed); }
 
  private:
+  // From the registry (detail/registry.hpp), in a fork child: the child shares the parent's open file description,
+  // so it holds the parent's attach lock and keeps a dead parent looking alive. Let go of it without touching
+  // the segment: no slot written, no lock released (that would free the parent's), no name removed; the fd is
+  // closed and the mapping replaced by private memory, so the child holds no reference to the description.
+  void on_fork_child() noexcept override {
+    inherited_ = true;
+    attached_.store(false, std::memory_order_relaxed);
+    if (poison_ != nullptr) poison_(poison_ctx_);
+    seg_->abandon_after_fork();
+  }
+
+  // From the termination_guard's signal handler: leave as detach() or close() would (async-signal-safe).
+  void on_terminate(bool close) noexcept override {
+    leave(close ? layout::attach_state::closed : layout::attach_state::detached);
+  }
+
+  // Async-signal-safe (it runs from the termination handler): fcntl, stat, unlink, futex, clock_gettime and
+  // sched_yield/nanosleep; no allocation (the segment keeps its paths). attached_ is exchanged, so a thread and a
+  // handler never both leave.
   void leave(layout::attach_state how) noexcept {
-    if (!attached_) return;
-    attached_ = false;
+    if (!attached_.exchange(false, std::memory_order_acq_rel)) return;
     const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1));
     bool admin = false;
     try {
@@ -364,7 +410,9 @@ class attachment {
 
   void take_side(bool fresh) {
     if (fresh && !seg_->try_lock(lock_of(side_))) throw error(errc::system_error, name(), "could not lock the new segment");
-    attached_ = true;
+    attached_.store(true, std::memory_order_relaxed);
+    if (slot_ == nullptr) slot_ = registry::instance().add(this);
+    install_fork_handler();
     auto& sl = slot(side_);
     const long pid = static_cast<long>(::getpid());
     sl.pid.store(static_cast<std::uint32_t>(pid), std::memory_order_relaxed);
@@ -382,11 +430,26 @@ class attachment {
   layout::header_snapshot snap_;  // the header's fixed fields, read once and validated: the only source of sizes
   side side_;
   options opts_;
-  bool attached_ = false;
+  std::atomic<bool> attached_{false};
+  bool inherited_ = false;                      // this process is a fork child of the one that attached
+  poison_fn poison_ = nullptr;                  // the wrapper's hook for a fork child (on_inherit)
+  void* poison_ctx_ = nullptr;
+  std::atomic<registrant*>* slot_ = nullptr;    // this attachment's entry in the process's registry
+
+  /// Once per process: the child side of pthread_atfork lets go of every inherited attachment.
+  static void install_fork_handler() noexcept {
+    static const bool installed = [] {
+      return ::pthread_atfork(nullptr, nullptr, [] {
+               registry::instance().for_each([](registrant& r) { r.on_fork_child(); });
+             }) == 0;
+    }();
+    (void)installed;
+  }
 };
 
 /// The error a waiting call throws when its wait ended without the ring being ready (and not by a timeout).
 [[noreturn]] inline void throw_wait(wait_status s, const attachment& ep) {
+  ep.check_owner();  // a fork child's poisoned ring looks corrupted: say what really happened
   if (s == wait_status::peer_dead)
     throw error(errc::peer_dead, ep.name(),
                 std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");

@@ -244,29 +244,42 @@ class segment {
   }
 
   /// True when the name still refers to this object (nobody removed it and created another since).
+  /// Async-signal-safe: no allocation (the path was built at construction).
   [[nodiscard]] bool still_named() const noexcept {
     struct stat mine{}, named{};
     if (::fstat(fd(), &mine) != 0) return false;
-    const std::string path = object_name(name_, "/dev/shm/");
-    if (::stat(path.c_str(), &named) != 0) return false;
+    if (::stat(path_.c_str(), &named) != 0) return false;
     return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino;
   }
 
-  /// Removes the name if it still refers to this object. Used to retire a drained segment.
+  /// Removes the name if it still refers to this object. Used to retire a drained segment. Async-signal-safe.
   bool unlink_if_still_named() const noexcept {
     if (!still_named()) return false;
-    const std::string obj = object_name(name_, "/");
-    return ::shm_unlink(obj.c_str()) == 0;
+    return ::shm_unlink(unlink_name_.c_str()) == 0;
   }
 
   /// Removes the name unconditionally (creation failed half-way).
-  void unlink_now() const noexcept {
-    const std::string obj = object_name(name_, "/");
-    (void)::shm_unlink(obj.c_str());
+  void unlink_now() const noexcept { (void)::shm_unlink(unlink_name_.c_str()); }
+
+  /// In a fork child: drops every reference this process holds to the object's open file description, which it
+  /// shares with the parent (and with it the parent's OFD locks, which would otherwise outlive the parent). The
+  /// mapping is replaced by private zero memory of the same size (so a stray access is harmless) and the
+  /// descriptor made to refer to /dev/null (so the destructor closes an fd that is still ours). Touches nothing
+  /// of the object itself. Async-signal-safe (mmap, open, dup3, close).
+  void abandon_after_fork() noexcept {
+    if (mapped_size_ != 0 && data() != nullptr)
+      (void)::mmap(data(), static_cast<std::size_t>(mapped_size_), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    const int nul = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (nul >= 0) {
+      (void)::dup3(nul, fd(), O_CLOEXEC);
+      ::close(nul);
+    }
   }
 
  private:
-  explicit segment(std::string_view name) : name_(name) {}
+  explicit segment(std::string_view name)
+      : name_(name), path_(object_name(name, "/dev/shm/")), unlink_name_(object_name(name, "/")) {}
 
   int lock_op(lock_byte b, short type, int cmd) const noexcept {
     struct flock fl{};
@@ -278,6 +291,8 @@ class segment {
   }
 
   std::string name_;
+  std::string path_;         // "/dev/shm/shmring-<name>", for stat()
+  std::string unlink_name_;  // "/shmring-<name>", for shm_unlink()
   boost::interprocess::shared_memory_object shm_;
   boost::interprocess::mapped_region region_;
   std::uint64_t mapped_size_ = 0;

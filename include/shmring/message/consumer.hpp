@@ -59,7 +59,11 @@ class message_consumer {
   }
 
   /// Moves the attachment (and a message held by try_read()); the moved-from object is unusable.
-  message_consumer(message_consumer&&) noexcept = default;
+  message_consumer(message_consumer&& o) noexcept
+      : ep_(std::move(o.ep_)), reader_(std::move(o.reader_)), dropped_base_(o.dropped_base_),
+        peer_wait_(o.peer_wait_), stats_(o.stats_), dropped_seen_(o.dropped_seen_) {
+    ep_.on_inherit(&poison, &reader_);
+  }
 
   // ------------------------------------------------------------------------------------------ owning copies
 
@@ -172,7 +176,10 @@ class message_consumer {
     return std::string(reader_.corruption()) + " (record at byte index " + std::to_string(reader_.corruption_index()) + ")";
   }
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
-  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
+  [[nodiscard]] ring_status status() const {
+    ep_.check_owner();
+    return detail::attachment_status(ep_);
+  }
   /// Consumer thread. Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room
   /// (what is in the ring, a message held by read() included, stays for a consumer that attaches later), and
   /// consumer_state() says closed. Detaches; the object is unusable afterwards.
@@ -192,7 +199,12 @@ class message_consumer {
       detail::mark_corrupted(*stats_);
       throw error(errc::corrupted, ep_.name(), corruption());
     }
+    ep_.on_inherit(&poison, &reader_);
   }
+
+  // In a fork child (detail::attachment::on_fork_child): every try_ call fails from now on, waiting calls throw
+  // errc::inherited.
+  static void poison(void* r) noexcept { static_cast<record_reader*>(r)->poison(); }
 
   /// Makes a whole message ready in the reader. False when there is none (try_: at once; waiting: on timeout).
   bool next(bool waiting, std::chrono::steady_clock::time_point deadline) {
@@ -239,7 +251,10 @@ class message_consumer {
     }
   }
 
-  [[noreturn]] void throw_corrupted() const { throw error(errc::corrupted, ep_.name(), corruption()); }
+  [[noreturn]] void throw_corrupted() const {
+    ep_.check_owner();
+    throw error(errc::corrupted, ep_.name(), corruption());
+  }
 
   message_info info() const noexcept {
     const record_meta& m = reader_.meta();

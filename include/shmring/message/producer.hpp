@@ -56,7 +56,11 @@ class message_producer {
   }
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
-  message_producer(message_producer&&) noexcept = default;
+  message_producer(message_producer&& o) noexcept
+      : ep_(std::move(o.ep_)), writer_(std::move(o.writer_)), peer_wait_(o.peer_wait_), stats_(o.stats_),
+        timestamps_(o.timestamps_) {
+    ep_.on_inherit(&poison, &writer_);
+  }
 
   // ------------------------------------------------------------------------------------------ copying sends
 
@@ -165,7 +169,10 @@ class message_producer {
   /// Producer thread. True once the consumer's index was seen out of range; every send then fails.
   [[nodiscard]] bool corrupted() const noexcept { return writer_.corrupted(); }
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
-  [[nodiscard]] ring_status status() const { return detail::attachment_status(ep_); }
+  [[nodiscard]] ring_status status() const {
+    ep_.check_owner();
+    return detail::attachment_status(ep_);
+  }
   /// Producer thread. Ends the stream: an open reservation is abandoned, the consumer receives every message sent
   /// before, then its waiting calls throw errc::closed (try_ calls return nothing) and producer_state() says
   /// closed. Detaches; the object is unusable afterwards. A producer that attaches later starts a new stream.
@@ -190,7 +197,12 @@ class message_producer {
         timestamps_(ep_.opts().timestamps) {
     if (writer_.corrupted())
       throw error(errc::corrupted, ep_.name(), "the ring's indices are out of range or not multiples of 8");
+    ep_.on_inherit(&poison, &writer_);
   }
+
+  // In a fork child (detail::attachment::on_fork_child): every try_ call fails from now on, waiting calls throw
+  // errc::inherited.
+  static void poison(void* w) noexcept { static_cast<record_writer*>(w)->poison(); }
 
   /// A record's timestamp: the monotonic clock, or 0 for a producer made with options::timestamps = false.
   [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::monotonic_ns() : 0; }
@@ -254,6 +266,7 @@ class message_producer {
   }
 
   [[noreturn]] void fail(wait_status s) {
+    ep_.check_owner();
     if (s == wait_status::corrupted || writer_.corrupted()) {
       detail::mark_corrupted(*stats_);
       throw error(errc::corrupted, ep_.name(), "the consumer's index is out of range; the ring is unusable");

@@ -142,6 +142,13 @@ class record_reader {
     return refresh_head() && cached_head_ != tail_;
   }
 
+  /// Consumer side only. Makes the reader unusable, as if corrupted (a fork child's copy: detail/attachment.hpp).
+  /// Publishes nothing.
+  void poison() noexcept {
+    if (!corrupted_) fail("inherited through fork(): the parent keeps the attachment");
+    ready_ = false;
+  }
+
   /// Consumer side only. True once anything read from the ring was impossible; the ring is then never read again.
   [[nodiscard]] bool corrupted() const noexcept { return corrupted_; }
   /// Consumer side only. What was impossible (a static string), or nullptr.

@@ -188,6 +188,12 @@ class record_writer {
     return free_at(head_) >= want || (refresh_tail() && free_at(head_) >= want);
   }
 
+  /// Producer side only. Makes the writer unusable, as if corrupted (a fork child's copy: detail/attachment.hpp).
+  void poison() noexcept {
+    corrupted_ = true;
+    reserved_ = false;
+  }
+
   /// Producer side only. True once the consumer's index was seen out of range; the ring is then unusable.
   [[nodiscard]] bool corrupted() const noexcept { return corrupted_; }
   /// Producer side only. The byte index the next record will be written at.

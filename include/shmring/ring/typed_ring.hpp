@@ -211,6 +211,13 @@ class ring {
   /// Anyone. The number of slots.
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
 
+  /// Either side. Makes both sides unusable, as if corrupted: every later call refuses (a fork child's copy of an
+  /// attachment: detail/attachment.hpp). Touches no slot and no shared index.
+  void poison() noexcept {
+    mark_producer_corrupted();
+    mark_consumer_corrupted();
+  }
+
   /// Anyone. Whether the indices of m satisfy 0 <= head - tail <= capacity.
   [[nodiscard]] static bool is_consistent(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
     return head - tail <= capacity;
