@@ -1,7 +1,7 @@
 # Hardening against crashes, hostile peers and misuse (issue 6). Included by tests/CMakeLists.txt.
 # Default run: short. The long loops are registered only with -DSHMRING_SOAK=ON (label soak).
 # One label per shmring_test (a list would be split by catch_discover_tests): hardening, corruption (hostile peer), soak.
-shmring_test(hardening_setup_test SOURCES hardening/setup_test.cpp LABELS hardening TIMEOUT 300)
+shmring_test(hardening_setup_test SOURCES lifetime/setup_test.cpp LABELS hardening TIMEOUT 300)
 target_include_directories(hardening_setup_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 shmring_test(hardening_permissions_test SOURCES hardening/permissions_test.cpp LABELS hardening TIMEOUT 120)
 target_include_directories(hardening_permissions_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
@@ -12,14 +12,14 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/include/shmring/message.hpp)
   shmring_test(hardening_hostile_message_test SOURCES hardening/hostile_message_test.cpp LABELS corruption TIMEOUT 300)
   target_include_directories(hardening_hostile_message_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 endif()
-shmring_test(hardening_liveness_test SOURCES hardening/liveness_test.cpp LABELS hardening TIMEOUT 120)
+shmring_test(hardening_liveness_test SOURCES lifetime/liveness_test.cpp LABELS hardening TIMEOUT 120)
 target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 
 # ---- Layout across builds: one small program built by g++, by clang++ and by g++ -m32 (CMake uses one compiler
-# per project, so these call the compilers directly), run against each other by hardening/cross/run.cmake. --------
+# per project, so these call the compilers directly), run against each other by layout/cross/run.cmake. --------
 find_program(SHMRING_GXX NAMES g++)
 find_program(SHMRING_CLANGXX NAMES clang++)
-set(cross_src ${CMAKE_CURRENT_SOURCE_DIR}/hardening/cross/peer.cpp)
+set(cross_src ${CMAKE_CURRENT_SOURCE_DIR}/layout/cross/peer.cpp)
 file(GLOB cross_deps CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/shmring/*.hpp
      ${PROJECT_SOURCE_DIR}/include/shmring/detail/*.hpp)
 set(cross_flags -std=c++20 -O2 -Wall -Wextra -Wpedantic -Werror -I${PROJECT_SOURCE_DIR}/include)
@@ -70,7 +70,7 @@ add_test(NAME hardening_cross_build
          COMMAND ${CMAKE_COMMAND} -DGCC_PEER=${gcc_peer} -DCLANG_PEER=${clang_peer} -DGCC32_PEER=${gcc32_peer}
                  -DGCC32_NOLFS_PEER=${gcc32_nolfs_peer} -DCLANGXX=${SHMRING_CLANGXX}
                  -DINCLUDE_DIR=${PROJECT_SOURCE_DIR}/include -DPEER_SOURCE=${cross_src}
-                 -P ${CMAKE_CURRENT_SOURCE_DIR}/hardening/cross/run.cmake)
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/layout/cross/run.cmake)
 set_tests_properties(hardening_cross_build PROPERTIES LABELS hardening TIMEOUT 600
                      SKIP_REGULAR_EXPRESSION "SKIPPED: [A-Z_]+ was not built")
 

@@ -4,7 +4,8 @@ shmring_test(message_ring_test SOURCES message/byte_ring_test.cpp LABELS unit)
 shmring_test(message_api_test SOURCES message/message_test.cpp LABELS unit)
 shmring_test(message_ipc_test SOURCES message/message_ipc_test.cpp LABELS ipc TIMEOUT 600)
 shmring_test(message_corruption_test SOURCES message/corruption_test.cpp LABELS corruption)
-shmring_test(message_fuzz_replay_test SOURCES message/fuzz_replay_test.cpp LABELS fuzz)
+shmring_test(message_fuzz_replay_test SOURCES fuzz/fuzz_replay_test.cpp LABELS fuzz)
+target_include_directories(message_fuzz_replay_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/message)
 target_compile_definitions(message_fuzz_replay_test PRIVATE SHMRING_FUZZ_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus")
 
 # The corpus generator (tests/fuzz/make_corpus.cpp), kept compiling; run it by hand to regenerate the seeds.

@@ -9,7 +9,7 @@ target_include_directories(wait_wakeup_test PRIVATE ${SHMRING_WAIT_DIR})
 shmring_test(wait_timeout_test SOURCES wait/timeout_test.cpp LABELS ipc TIMEOUT 120)
 target_include_directories(wait_timeout_test PRIVATE ${SHMRING_WAIT_DIR})
 
-shmring_test(wait_peer_death_test SOURCES wait/peer_death_test.cpp LABELS ipc stress TIMEOUT 300)
+shmring_test(wait_peer_death_test SOURCES lifetime/peer_death_test.cpp LABELS ipc stress TIMEOUT 300)
 target_include_directories(wait_peer_death_test PRIVATE ${SHMRING_WAIT_DIR})
 
 shmring_test(wait_message_test SOURCES wait/message_wait_test.cpp LABELS ipc stress TIMEOUT 240)
@@ -17,14 +17,14 @@ target_include_directories(wait_message_test PRIVATE ${SHMRING_WAIT_DIR})
 
 # The scanning remove_stale() judges every shmring segment of this user, and other tests make segments that
 # look abandoned on purpose: run these alone.
-add_executable(wait_stale_test wait/stale_test.cpp)
+add_executable(wait_stale_test lifetime/stale_test.cpp)
 target_link_libraries(wait_stale_test PRIVATE shmring_test_main shmring_warnings)
 target_include_directories(wait_stale_test PRIVATE ${SHMRING_WAIT_DIR})
 catch_discover_tests(wait_stale_test PROPERTIES LABELS "ipc" TIMEOUT 120 RUN_SERIAL TRUE)
 
 if(SHMRING_SOAK)
   # 1,000 SIGKILLs of each side per wait policy (sleep; yield and spin get a fifth), label soak.
-  add_executable(wait_peer_death_soak wait/peer_death_test.cpp)
+  add_executable(wait_peer_death_soak lifetime/peer_death_test.cpp)
   target_compile_definitions(wait_peer_death_soak PRIVATE SHMRING_KILLS=1000)
   target_link_libraries(wait_peer_death_soak PRIVATE shmring_test_main shmring_warnings)
   target_include_directories(wait_peer_death_soak PRIVATE ${SHMRING_WAIT_DIR})
