@@ -6,7 +6,11 @@
 // with errc::already_exists without touching or reclaiming the squatter's object, and open() refuse it.
 #include <catch2/catch.hpp>
 
-#include "hardening_support.hpp"
+#include "errors.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

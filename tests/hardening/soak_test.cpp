@@ -14,8 +14,12 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -43,6 +47,7 @@
 #endif
 
 using namespace shmring;
+using shmring_test::await;
 using shmring_test::child_process;
 using shmring_test::mix;
 using shmring_test::raw_map;
@@ -104,11 +109,6 @@ options opts() {
   o.open_timeout = std::chrono::seconds(20);
   o.wait.liveness_interval = std::chrono::milliseconds(2);
   return o;
-}
-
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
 }
 }  // namespace
 

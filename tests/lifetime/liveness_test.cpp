@@ -8,7 +8,12 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "errors.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -17,6 +22,7 @@
 #include <thread>
 
 using namespace shmring;
+using shmring_test::await;
 using shmring_test::child_process;
 using shmring_test::code_of;
 using shmring_test::command_process;
@@ -40,12 +46,6 @@ options opts() {
 }
 
 std::uint64_t num(const std::string& s) { return std::stoull(s); }
-
-// Waits (yielding) until pred() holds: progress of other processes seen through shared atomics, no sleep.
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
 
 // The waiting side's result as an exit code: 0 all values right, 2 a wrong value, 10 + errc on an error.
 int exit_code_of(const error& e) { return 10 + static_cast<int>(e.code()); }

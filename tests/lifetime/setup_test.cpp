@@ -12,7 +12,10 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "errors.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

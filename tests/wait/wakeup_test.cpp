@@ -4,7 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include "sanitizers.hpp"
-#include "wait_support.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
+#include "wake_timing.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -20,20 +25,11 @@ using shmring_test::line_reader;
 using shmring_test::mix;
 using shmring_test::report;
 using shmring_test::segment_guard;
+using shmring_test::sleepy;
+using shmring_test::time_push;
 using shmring_test::words;
 
 namespace {
-
-// Sleep policy that really sleeps: almost no spinning, and a liveness interval of an hour so every futex sleep
-// is unbounded in practice. A lost wake-up then cannot be hidden by the periodic liveness wake-up: it hangs.
-options sleepy(std::uint32_t spin) {
-  options o;
-  o.wait.policy = wait_policy::sleep;
-  o.wait.spin_iterations = spin;
-  o.wait.yield_iterations = 0;
-  o.wait.liveness_interval = std::chrono::hours(1);
-  return o;
-}
 
 // What crosses in each direction: the sequence number, a check of it, and the sender's own sleep count read
 // after its previous pop returned (so the receiver can tell when the sender has gone to sleep again).
@@ -42,37 +38,6 @@ struct msg {
   std::uint64_t check;
   std::uint64_t sender_sleeps;
 };
-
-// How the pusher of cycle i times its push against the peer, which is (or will be) waiting for it (i % 8):
-//  0: after the peer has really gone to sleep (its sleep counter passed the value it sent): it is in the
-//     futex, or entering it, and only our wake call can wake it;
-//  1: right after the peer announced its sleep (sleeping == 1): we land in its S2..S5 window, between its
-//     announcement and its futex call;
-//  2: at once, wherever the peer is (usually still spinning or announcing);
-//  3-7: after a pseudo-random pause of 0 to ~5 us, spreading our publish (W1) and our look at `sleeping` (W3)
-//     across the peer's announce-barrier-recheck (S2-S4). This is where a missing barrier loses wake-ups: W3
-//     reads 0 while W1 still sits in our store buffer and S4 reads the old index. The pause explores
-//     interleavings; nothing waits on it.
-// Waiting in 0 and 1 is on the shared words themselves (events), never a sleep; it yields so that on a busy
-// machine the peer gets the core it needs to reach its sleep.
-void time_push(std::uint64_t i, const layout::wait_line& peer_wait, const layout::stats_line& peer_stats,
-               std::uint64_t peer_sleeps_before) {
-  switch (i % 8) {
-    case 0:
-      // relaxed: a counter only its owner writes; we wait for it to move.
-      while (peer_stats.sleeps.load(std::memory_order_relaxed) <= peer_sleeps_before) std::this_thread::yield();
-      break;
-    case 1:
-      // acquire: pairs with the sleeper's seq_cst store of sleeping (S2 in wait.hpp).
-      while (peer_wait.sleeping.load(std::memory_order_acquire) == 0) std::this_thread::yield();
-      break;
-    case 3: case 4: case 5: case 6: case 7:
-      for (std::uint64_t n = mix(i) % 128; n > 0; --n) shmring::detail::cpu_relax();  // a pause is ~40 ns here
-      break;
-    default:
-      break;
-  }
-}
 
 std::string stats_line(std::uint64_t wakes, std::uint64_t sleeps) {
   return std::to_string(wakes) + " " + std::to_string(sleeps);
