@@ -12,6 +12,7 @@
 #include "await.hpp"
 #include "errors.hpp"
 #include "hostile.hpp"
+#include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
 #include "segment_guard.hpp"
@@ -24,14 +25,7 @@
 #include <thread>
 
 using namespace shmring;
-using shmring_test::attack;
-using shmring_test::attack_name;
-using shmring_test::await;
-using shmring_test::child_process;
-using shmring_test::code_of;
-using shmring_test::raw_map;
-using shmring_test::run_attack;
-using shmring_test::segment_guard;
+using namespace shmring_test;
 
 namespace {
 constexpr std::uint64_t capacity = 4096;  // bytes
@@ -39,12 +33,7 @@ constexpr std::uint64_t honest = 500;
 
 std::string honest_text(std::uint64_t i) { return std::string(i % 300, static_cast<char>('a' + i % 26)) + "#" + std::to_string(i); }
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(5);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);
-  return o;
-}
+options opts() { return with_timeouts(std::chrono::seconds(5), std::chrono::milliseconds(2)); }
 
 }  // namespace
 

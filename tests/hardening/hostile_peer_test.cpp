@@ -13,6 +13,7 @@
 #include "await.hpp"
 #include "errors.hpp"
 #include "hostile.hpp"
+#include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
 #include "segment_guard.hpp"
@@ -27,26 +28,14 @@
 #include <vector>
 
 using namespace shmring;
-using shmring_test::attack;
-using shmring_test::attack_name;
-using shmring_test::await;
-using shmring_test::child_process;
-using shmring_test::code_of;
-using shmring_test::mix;
-using shmring_test::raw_map;
-using shmring_test::run_attack;
-using shmring_test::segment_guard;
+using namespace shmring_test;
 
 namespace {
 constexpr std::uint64_t capacity = 64;
 constexpr std::uint64_t honest = 1000;  // values the hostile peer moves honestly before it turns
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(5);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);  // the sleeping victim re-reads indices often
-  return o;
-}
+// the sleeping victim re-reads indices often
+options opts() { return with_timeouts(std::chrono::seconds(5), std::chrono::milliseconds(2)); }
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "errors.hpp"
+#include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
 #include "reports.hpp"
@@ -43,11 +44,7 @@ bool skip_unless_root() {
   return true;
 }
 
-options quick() {
-  options o;
-  o.open_timeout = std::chrono::milliseconds(100);
-  return o;
-}
+options quick() { return shmring_test::with_timeouts(std::chrono::milliseconds(100)); }
 
 struct stat stat_of(const std::string& name) {
   struct stat st{};

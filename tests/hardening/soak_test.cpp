@@ -15,6 +15,7 @@
 
 #include "checksum.hpp"
 #include "await.hpp"
+#include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
 #include "reports.hpp"
@@ -104,12 +105,7 @@ class ledger {
   std::byte* p_ = nullptr;
 };
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(20);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);
-  return o;
-}
+options opts() { return shmring_test::with_timeouts(std::chrono::seconds(20), std::chrono::milliseconds(2)); }
 }  // namespace
 
 // args: name ledger_path. Pushes stamped{s, mix(s)} for s = pushed() .. messages-1, never reaching the ledger's

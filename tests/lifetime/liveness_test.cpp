@@ -10,6 +10,7 @@
 #include "checksum.hpp"
 #include "await.hpp"
 #include "errors.hpp"
+#include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
 #include "reports.hpp"
@@ -38,12 +39,7 @@ constexpr std::uint64_t total = 4096;
 constexpr std::uint64_t half = 1000;
 constexpr std::uint64_t stopped_intervals = 100;
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(10);
-  o.wait.liveness_interval = std::chrono::milliseconds(1);
-  return o;
-}
+options opts() { return shmring_test::with_timeouts(std::chrono::seconds(10), std::chrono::milliseconds(1)); }
 
 std::uint64_t num(const std::string& s) { return std::stoull(s); }
 

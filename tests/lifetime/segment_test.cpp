@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "errors.hpp"
+#include "options.hpp"
 #include "raw_segment.hpp"
 #include "segment_guard.hpp"
 
@@ -27,11 +28,7 @@ using shmring_test::shm_path;
 namespace {
 bool exists(const std::string& name) { return shmring_test::segment_exists(name); }
 
-options fast_open() {
-  options o;
-  o.open_timeout = std::chrono::milliseconds(50);
-  return o;
-}
+options fast_open() { return shmring_test::with_timeouts(std::chrono::milliseconds(50)); }
 }  // namespace
 
 TEST_CASE("bad names are refused before any system call", "[segment]") {

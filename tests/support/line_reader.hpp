@@ -1,13 +1,18 @@
 // Test support (Catch2): reading a child's reports line by line, with a hang guard that fails the test when the
-// child says nothing for too long.
+// child says nothing for too long, and a child's final report once it exited.
 #pragma once
+
+#include "process.hpp"
+#include "reports.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <poll.h>
 #include <unistd.h>
@@ -61,5 +66,15 @@ class line_reader {
   std::string buf_;
   bool eof_ = false;
 };
+
+/// The words of the report line a child writes last (it must write one), once the child has exited with 0 and
+/// when the line has `count` words; each of these is REQUIREd.
+inline std::vector<std::string> final_report(child_process& child, std::size_t count) {
+  line_reader r(child.output_fd());
+  auto w = words(r.expect());
+  REQUIRE(child.wait() == 0);
+  REQUIRE(w.size() == count);
+  return w;
+}
 
 }  // namespace shmring_test

@@ -27,17 +27,7 @@
 #endif
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::crc32;
-using shmring_test::header_view;
-using shmring_test::line_reader;
-using shmring_test::mix;
-using shmring_test::release_pipe;
-using shmring_test::report;
-using shmring_test::segment_guard;
-using shmring_test::sleepy;
-using shmring_test::time_push;
-using shmring_test::words;
+using namespace shmring_test;
 
 namespace {
 
@@ -109,10 +99,7 @@ TEST_CASE("a message receiver sleeping in the kernel is woken by every send, fra
     if (a.sequence != i || a.size() != size_of(i) || !payload_ok(i, a.payload)) ++wrong;
     child_sleeps_seen = static_cast<std::uint64_t>(a.type) - static_cast<std::uint64_t>(message_type::custom_min);
   }
-  line_reader r(child.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(child.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(child, 3);
   REQUIRE(w[0] == "ok");
   CHECK(wrong == 0);
   CHECK(fragmented > 0);

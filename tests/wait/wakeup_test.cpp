@@ -21,15 +21,7 @@
 #include <thread>
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::header_view;
-using shmring_test::line_reader;
-using shmring_test::mix;
-using shmring_test::report;
-using shmring_test::segment_guard;
-using shmring_test::sleepy;
-using shmring_test::time_push;
-using shmring_test::words;
+using namespace shmring_test;
 
 namespace {
 
@@ -91,10 +83,7 @@ TEST_CASE("a side sleeping in the kernel is woken by every push of another proce
     if (a.seq != i || a.check != mix(i)) ++wrong;
     child_sleeps_seen = a.sender_sleeps;
   }
-  line_reader r(child.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(child.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(child, 3);
   REQUIRE(w[0] == "ok");
   CHECK(wrong == 0);
   const std::uint64_t child_wakes = std::stoull(w[1]), child_sleeps = std::stoull(w[2]);
@@ -148,10 +137,7 @@ TEST_CASE("a busy stream of ten million messages arrives in order, and spinning 
   std::uint64_t wrong = 0;
   for (std::uint64_t i = 0; i < stream_count; ++i)
     if (c.pop() != mix(i)) ++wrong;
-  line_reader r(prod.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(prod.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(prod, 3);
   CHECK(wrong == 0);
   const std::uint64_t producer_wakes = std::stoull(w[1]), producer_sleeps = std::stoull(w[2]);
   const std::uint64_t total = producer_wakes + c.wake_calls();
