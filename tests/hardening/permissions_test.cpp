@@ -1,4 +1,4 @@
-// Names and permissions against another user (beyond tests/unit/segment_test.cpp, which covers bad names, 0600
+// Names and permissions against another user (beyond tests/lifetime/segment_test.cpp, which covers bad names, 0600
 // whatever the umask and group/other-writable modes): a segment made by another uid (a child that setresuid()s
 // to nobody, so these cases need root and are skipped with a message otherwise) is refused by an opener with
 // errc::permission_denied even when the opener is root and could map it; another user cannot open ours; a name

@@ -1,5 +1,5 @@
-// Crash loops and the long two-thread soak. Built twice by tests/hardening.cmake: a short run in the default test
-// set (label hardening) and, with -DSHMRING_SOAK=ON, the full one (label soak):
+// Crash loops and the long two-thread soak. Built twice by tests/hardening/CMakeLists.txt: a short run in the
+// default test set (label hardening) and, with -DSHMRING_SOAK=ON, the full one (label soak):
 //   - SIGKILL-restart cycles (full: 1,000 of each side). A producer and a consumer run as real processes; the
 //     test SIGKILLs one of them at an arbitrary point (after the ring moved a random number of elements since it
 //     started, sometimes right after it was spawned, i.e. while it is opening and attaching) and restarts it,
