@@ -1,6 +1,6 @@
 // Writes the message fuzzer's seed corpus: small whole segments (header + data area), made by the real writer
 // and reader, named valid-* (a consumer reads them without finding corruption) or invalid-* (it must report
-// corruption, or open() must refuse the header). tests/message/fuzz_replay_test.cpp checks those names hold.
+// corruption, or open() must refuse the header). tests/fuzz/fuzz_replay_test.cpp checks those names hold.
 //   g++ -std=c++20 -I include tests/fuzz/make_corpus.cpp -o /tmp/make_corpus && /tmp/make_corpus tests/fuzz/corpus
 // (also built as the target message_fuzz_corpus).
 #include <shmring/ring/byte_ring.hpp>

@@ -7,7 +7,7 @@
 // It must never read out of bounds (the segment is a heap block of exactly its declared size), never hit UB,
 // never loop without end (more whole messages than the bytes can hold traps), never throw.
 //
-// Build and run: bash tests/fuzz/run.sh [seconds]. tests/message/fuzz_replay_test.cpp runs the committed corpus
+// Build and run: bash tests/fuzz/run.sh [seconds]. tests/fuzz/fuzz_replay_test.cpp runs the committed corpus
 // (tests/fuzz/corpus, made by tests/fuzz/make_corpus.cpp) through the same function in every ordinary build.
 #include <shmring/ring/byte_ring.hpp>
 #include <shmring/error.hpp>

@@ -2,8 +2,9 @@
 // once into a private snapshot, validated, and every size, capacity and offset comes from that snapshot. So an
 // open either fails with a named error or yields a ring whose capacity is the one its mapping holds; it never
 // reads or writes outside the mapping (a ring of 2^20 slots over a 16-slot mapping would fault at once).
-#include "hardening_support.hpp"
+#include "raw_segment.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

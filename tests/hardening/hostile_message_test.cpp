@@ -9,7 +9,13 @@
 // outside the segment (run under the asan preset too). Afterwards it stays corrupted.
 #include <catch2/catch.hpp>
 
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "errors.hpp"
+#include "hostile.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/message.hpp>
 #include <shmring/shmring.hpp>
@@ -19,10 +25,7 @@
 #include <thread>
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::code_of;
-using shmring_test::raw_map;
-using shmring_test::segment_guard;
+using namespace shmring_test;
 
 namespace {
 constexpr std::uint64_t capacity = 4096;  // bytes
@@ -30,63 +33,8 @@ constexpr std::uint64_t honest = 500;
 
 std::string honest_text(std::uint64_t i) { return std::string(i % 300, static_cast<char>('a' + i % 26)) + "#" + std::to_string(i); }
 
-enum class attack : int { backwards = 0, past_capacity = 1, flipping = 2, scribble = 3 };
+options opts() { return with_timeouts(std::chrono::seconds(5), std::chrono::milliseconds(2)); }
 
-const char* attack_name(attack a) {
-  switch (a) {
-    case attack::backwards: return "backwards";
-    case attack::past_capacity: return "past_capacity";
-    case attack::flipping: return "flipping";
-    case attack::scribble: return "scribble";
-  }
-  return "?";
-}
-
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(5);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);
-  return o;
-}
-
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
-
-[[noreturn]] void run_attack(attack a, raw_map& m, std::atomic<std::uint64_t>& own, std::atomic<std::uint64_t>& other,
-                             bool own_is_head) {
-  std::mt19937_64 rng(0xbad + static_cast<unsigned>(a));
-  const std::uint64_t cap = capacity;
-  switch (a) {
-    case attack::backwards:
-      // head below tail / tail more than capacity behind head
-      own.store(own_is_head ? other.load() - 8 : other.load() - cap - 8, std::memory_order_release);
-      for (;;) ::pause();
-    case attack::past_capacity:
-      // head more than capacity ahead of tail / tail ahead of head
-      own.store(own_is_head ? other.load() + cap + 8 : other.load() + 8, std::memory_order_release);
-      for (;;) ::pause();
-    case attack::flipping:
-      for (;;) {
-        for (int k = 0; k < 4096; ++k) {
-          const std::uint64_t o = other.load(std::memory_order_acquire);
-          const std::uint64_t d = 8 * (rng() % (cap / 8 + 1));
-          own.store(own_is_head ? o + d : o - d, std::memory_order_release);
-        }
-        const std::uint64_t o = other.load(std::memory_order_acquire);
-        own.store(own_is_head ? o + cap + 8 + rng() % 4096 : o + 8 + rng() % 4096, std::memory_order_release);
-      }
-    case attack::scribble:
-      for (;;) {
-        auto* w = reinterpret_cast<std::uint64_t*>(m.data());
-        const std::size_t words = m.size() / sizeof(std::uint64_t);
-        for (int i = 0; i < 64; ++i) std::atomic_ref<std::uint64_t>(w[rng() % words]).store(rng(), std::memory_order_relaxed);
-        own.store(rng(), std::memory_order_release);
-      }
-  }
-  std::abort();
-}
 }  // namespace
 
 // args: name attack. Attaches as producer, sends the honest messages, waits until all were received, attacks head.
@@ -97,7 +45,7 @@ SHMRING_CHILD(hostile_message_producer) {
   auto& h = m.h();
   const std::uint64_t end = h.head.value.load();
   await([&] { return h.tail.value.load(std::memory_order_acquire) == end; });
-  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true);
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true, capacity, 8, 0xbad);
 }
 
 // args: name attack. Attaches as consumer, receives and checks the honest messages, waits until the victim is
@@ -112,7 +60,7 @@ SHMRING_CHILD(hostile_message_consumer) {
   // room (it may have found it full before we read the counter, and then it sleeps until we act).
   const std::uint64_t stalls = h.producer_stats.stalls.load();
   await([&] { return h.producer_stats.stalls.load() > stalls || h.producer_wait.sleeping.load() != 0; });
-  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false);
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false, capacity, 8, 0xbad);
 }
 
 TEST_CASE("a message consumer waiting on a ring whose producer turns hostile gets corrupted",

@@ -10,7 +10,13 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "errors.hpp"
+#include "hostile.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -22,80 +28,15 @@
 #include <vector>
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::code_of;
-using shmring_test::mix;
-using shmring_test::raw_map;
-using shmring_test::segment_guard;
+using namespace shmring_test;
 
 namespace {
 constexpr std::uint64_t capacity = 64;
 constexpr std::uint64_t honest = 1000;  // values the hostile peer moves honestly before it turns
 
-enum class attack : int { backwards = 0, past_capacity = 1, flipping = 2, scribble = 3 };
+// the sleeping victim re-reads indices often
+options opts() { return with_timeouts(std::chrono::seconds(5), std::chrono::milliseconds(2)); }
 
-const char* attack_name(attack a) {
-  switch (a) {
-    case attack::backwards: return "backwards";
-    case attack::past_capacity: return "past_capacity";
-    case attack::flipping: return "flipping";
-    case attack::scribble: return "scribble";
-  }
-  return "?";
-}
-
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(5);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);  // the sleeping victim re-reads indices often
-  return o;
-}
-
-// Spins (yielding) until pred() holds: waits on the peer's progress through shared atomics, no sleep.
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
-
-// Writes garbage forever (until the test kills this process). own: the hostile side's index; other: the
-// victim's. For the consumer's index (hostile consumer) "ahead" means past the producer's head.
-[[noreturn]] void run_attack(attack a, raw_map& m, std::atomic<std::uint64_t>& own, std::atomic<std::uint64_t>& other,
-                             bool own_is_head) {
-  std::mt19937_64 rng(0x5eed + static_cast<unsigned>(a));
-  const std::uint64_t cap = capacity;
-  switch (a) {
-    case attack::backwards:
-      // head goes below tail / tail goes more than capacity behind head
-      own.store(own_is_head ? other.load() - 1 : own.load() - 1, std::memory_order_release);
-      for (;;) ::pause();
-    case attack::past_capacity:
-      // head more than capacity ahead of tail / tail ahead of head
-      own.store(own_is_head ? other.load() + cap + 1 : other.load() + 1, std::memory_order_release);
-      for (;;) ::pause();
-    case attack::flipping:
-      for (;;) {
-        // Mostly valid-looking values (any count of elements or free slots, forwards and backwards), now and
-        // then an impossible one, as fast as the CPU goes: the victim moves garbage (in bounds) meanwhile.
-        for (int k = 0; k < 4096; ++k) {
-          const std::uint64_t o = other.load(std::memory_order_acquire);
-          own.store(own_is_head ? o + rng() % (cap + 1) : o - rng() % (cap + 1), std::memory_order_release);
-        }
-        const std::uint64_t o = other.load(std::memory_order_acquire);
-        own.store(own_is_head ? o + cap + 1 + rng() % 4096 : o + 1 + rng() % 4096, std::memory_order_release);
-      }
-    case attack::scribble:
-      for (;;) {
-        auto* w = reinterpret_cast<std::uint64_t*>(m.data());
-        const std::size_t words = m.size() / sizeof(std::uint64_t);
-        for (std::size_t i = 0; i < 64; ++i) {
-          std::atomic_ref<std::uint64_t>(w[rng() % words]).store(rng(), std::memory_order_relaxed);
-        }
-        // and the index itself, every round
-        own.store(rng(), std::memory_order_release);
-      }
-  }
-  std::abort();
-}
 }  // namespace
 
 // args: name attack. Attaches as producer, pushes mix(0..honest-1), waits until the victim consumed all of them
@@ -107,7 +48,7 @@ SHMRING_CHILD(hostile_producer) {
   auto& h = m.h();
   const std::uint64_t end = h.control.initial_index + honest;
   await([&] { return h.tail.value.load(std::memory_order_acquire) == end; });
-  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true);
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.head.value, h.tail.value, true, capacity, 1, 0x5eed);
 }
 
 // args: name attack. Attaches as consumer, pops and checks honest values, waits until the victim filled the ring
@@ -121,7 +62,7 @@ SHMRING_CHILD(hostile_consumer) {
   await([&] {
     return h.head.value.load(std::memory_order_acquire) - h.tail.value.load(std::memory_order_acquire) == capacity;
   });
-  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false);
+  run_attack(static_cast<attack>(std::stoi(args.at(1))), m, h.tail.value, h.head.value, false, capacity, 1, 0x5eed);
 }
 
 TEST_CASE("a consumer waiting on a ring whose producer turns hostile gets corrupted", "[hardening][corruption]") {

@@ -1,4 +1,4 @@
-// Names and permissions against another user (beyond tests/unit/segment_test.cpp, which covers bad names, 0600
+// Names and permissions against another user (beyond tests/lifetime/segment_test.cpp, which covers bad names, 0600
 // whatever the umask and group/other-writable modes): a segment made by another uid (a child that setresuid()s
 // to nobody, so these cases need root and are skipped with a message otherwise) is refused by an opener with
 // errc::permission_denied even when the opener is root and could map it; another user cannot open ours; a name
@@ -6,7 +6,12 @@
 // with errc::already_exists without touching or reclaiming the squatter's object, and open() refuse it.
 #include <catch2/catch.hpp>
 
-#include "hardening_support.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -39,11 +44,7 @@ bool skip_unless_root() {
   return true;
 }
 
-options quick() {
-  options o;
-  o.open_timeout = std::chrono::milliseconds(100);
-  return o;
-}
+options quick() { return shmring_test::with_timeouts(std::chrono::milliseconds(100)); }
 
 struct stat stat_of(const std::string& name) {
   struct stat st{};

@@ -1,5 +1,5 @@
-// Crash loops and the long two-thread soak. Built twice by tests/hardening.cmake: a short run in the default test
-// set (label hardening) and, with -DSHMRING_SOAK=ON, the full one (label soak):
+// Crash loops and the long two-thread soak. Built twice by tests/hardening/CMakeLists.txt: a short run in the
+// default test set (label hardening) and, with -DSHMRING_SOAK=ON, the full one (label soak):
 //   - SIGKILL-restart cycles (full: 1,000 of each side). A producer and a consumer run as real processes; the
 //     test SIGKILLs one of them at an arbitrary point (after the ring moved a random number of elements since it
 //     started, sometimes right after it was spawned, i.e. while it is opening and attaching) and restarts it,
@@ -14,8 +14,13 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -43,6 +48,7 @@
 #endif
 
 using namespace shmring;
+using shmring_test::await;
 using shmring_test::child_process;
 using shmring_test::mix;
 using shmring_test::raw_map;
@@ -99,17 +105,7 @@ class ledger {
   std::byte* p_ = nullptr;
 };
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(20);
-  o.wait.liveness_interval = std::chrono::milliseconds(2);
-  return o;
-}
-
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
+options opts() { return shmring_test::with_timeouts(std::chrono::seconds(20), std::chrono::milliseconds(2)); }
 }  // namespace
 
 // args: name ledger_path. Pushes stamped{s, mix(s)} for s = pushed() .. messages-1, never reaching the ledger's

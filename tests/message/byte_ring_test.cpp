@@ -5,7 +5,7 @@
 #include <shmring/ring/byte_ring.hpp>
 
 #include "checksum.hpp"
-#include "common.hpp"
+#include "message_stream.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -6,8 +6,9 @@
 #include <shmring/shmring.hpp>
 
 #include "checksum.hpp"
-#include "common.hpp"
-#include "process.hpp"
+#include "errors.hpp"
+#include "message_stream.hpp"
+#include "segment_guard.hpp"
 
 #include <cstring>
 #include <functional>
@@ -17,21 +18,13 @@
 using shmring::errc;
 using shmring::message_consumer;
 using shmring::message_producer;
+using shmring_test::code_of;
 using shmring_test::segment_guard;
 namespace record = shmring::record;
 
 namespace {
 
 constexpr std::uint64_t cap = 1024;  // records of at most 480 payload bytes
-
-errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shmring::error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
 
 constexpr std::uint8_t whole = record::flag_first_fragment | record::flag_last_fragment;
 

@@ -6,8 +6,10 @@
 #include <shmring/shmring.hpp>
 
 #include "checksum.hpp"
-#include "common.hpp"
+#include "errors.hpp"
+#include "message_stream.hpp"
 #include "process.hpp"
+#include "segment_guard.hpp"
 
 #include <unistd.h>
 
@@ -25,20 +27,12 @@ using shmring::errc;
 using shmring::message_consumer;
 using shmring::message_producer;
 using shmring_test::child_process;
+using shmring_test::code_of;
 using shmring_test::segment_guard;
 
 namespace {
 
 constexpr std::uint64_t stream_seed = 20240601;
-
-errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shmring::error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
 
 }  // namespace
 

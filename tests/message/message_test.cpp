@@ -5,8 +5,9 @@
 #include <shmring/shmring.hpp>
 
 #include "checksum.hpp"
-#include "common.hpp"
-#include "process.hpp"
+#include "errors.hpp"
+#include "message_stream.hpp"
+#include "segment_guard.hpp"
 
 #include <sys/mman.h>
 
@@ -26,18 +27,10 @@ using shmring::message_consumer;
 using shmring::message_flags;
 using shmring::message_producer;
 using shmring::message_type;
+using shmring_test::code_of;
 using shmring_test::segment_guard;
 
 namespace {
-
-errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const shmring::error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
 
 std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(

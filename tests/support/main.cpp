@@ -3,7 +3,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "process.hpp"
+#include "child_registry.hpp"
 
 #include <cstring>
 

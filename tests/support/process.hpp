@@ -1,21 +1,17 @@
-// Test support: start real processes (this test binary re-run as a child), wait for them with a hang guard,
-// and remove segments even when a test fails.
-// May touch: processes it starts, segments whose names it made.
+// Test and bench support: processes. This program re-run as a child running one of its SHMRING_CHILD functions
+// (child_process), another program run as a child (command_process), a hang guard when waiting for either, and
+// observing a child's state without reaping it. Children are killed and reaped by the destructors, so a failing
+// test never leaves processes behind. Nothing here depends on Catch2.
+// May touch: processes it starts.
 #pragma once
 
-#include <shmring/shmring.hpp>
+#include "child_registry.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <map>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <cerrno>
@@ -23,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,104 +28,104 @@ extern char** environ;
 
 namespace shmring_test {
 
-using child_fn = int (*)(const std::vector<std::string>& args);
-
-inline std::map<std::string, child_fn>& children() {
-  static std::map<std::string, child_fn> m;
-  return m;
+/// This program's path (to re-run it as a child, or under another program such as unshare).
+inline std::string self_exe() {
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+  return std::string(exe, static_cast<std::size_t>(n));
 }
 
-struct child_registrar {
-  child_registrar(const char* name, child_fn f) { children()[name] = f; }
-};
+/// An exit status as one number: the exit code, 128 + the signal if killed, -2 otherwise.
+inline int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -2;
+}
 
-/// Defines a function that a test can start as a separate process: SHMRING_CHILD(producer_child) { ... return 0; }
-#define SHMRING_CHILD(name)                                                   \
-  static int name(const std::vector<std::string>& args);                     \
-  static const ::shmring_test::child_registrar name##_registrar(#name, name); \
-  static int name([[maybe_unused]] const std::vector<std::string>& args)
-
-inline int run_child(int argc, char* argv[]) {
-  const auto it = children().find(argv[2]);
-  if (it == children().end()) {
-    std::fprintf(stderr, "unknown child %s\n", argv[2]);
-    return 127;
-  }
-  std::vector<std::string> args(argv + 3, argv + argc);
-  try {
-    return it->second(args);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "child %s: %s\n", argv[2], e.what());
-    return 99;
+/// Blocks until the child has stopped (SIGSTOP, raise(SIGSTOP)): an event from the kernel, not a poll.
+/// The stop stays reportable (WNOWAIT), so child_process's own reaping is unaffected.
+inline bool wait_stopped(pid_t pid) {
+  siginfo_t info{};
+  for (;;) {
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WEXITED | WNOWAIT) == 0)
+      return info.si_code == CLD_STOPPED;
+    if (errno != EINTR) return false;
   }
 }
 
-/// A unique segment name for this test run, removed when the guard goes out of scope (pass or fail).
-class segment_guard {
- public:
-  explicit segment_guard(const std::string& what) {
-    static std::atomic<int> counter{0};
-    name_ = "test-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-    (void)shmring::remove(name_);
-  }
-  ~segment_guard() {
-    try {
-      (void)shmring::remove(name_);
-    } catch (...) {
-    }
-  }
-  segment_guard(const segment_guard&) = delete;
-  segment_guard& operator=(const segment_guard&) = delete;
-  [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  [[nodiscard]] const char* c_str() const noexcept { return name_.c_str(); }
+/// Whether the child has exited (or was killed), without reaping it: child_process::wait still works afterwards.
+inline bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+  return info.si_pid != 0;
+}
 
- private:
-  std::string name_;
+/// In a child: die with the parent, so a parent killed (e.g. by its CTest timeout) leaves no process behind.
+inline void die_with_parent() { (void)::prctl(PR_SET_PDEATHSIG, SIGKILL); }
+
+/// How child_process starts this program again.
+struct spawn_options {
+  /// The child's standard output is a pipe that read_output() / output_fd() read.
+  bool capture_stdout = false;
+  /// The hidden flag this program's main() recognises before the child's name (tests' main: --child).
+  std::string flag = "--child";
+  /// Descriptors handed to the child, at fd_base, fd_base + 1, ... (dup2 clears close-on-exec there).
+  std::vector<int> fds;
+  int fd_base = 100;
 };
 
-/// A child process running this binary's SHMRING_CHILD function. Killed (SIGKILL) and reaped by the destructor
-/// if still running, so a failing test never leaves processes behind.
+/// A child process running this program's SHMRING_CHILD function. Killed (SIGKILL) and reaped by the destructor
+/// if still running.
 class child_process {
  public:
-  /// Starts `<this binary> --child fn args...`. With capture_stdout, the child's standard output is a pipe that
+  /// Starts `<this program> --child fn args...`. With capture_stdout, the child's standard output is a pipe that
   /// read_output() drains.
-  child_process(const std::string& fn, const std::vector<std::string>& args, bool capture_stdout = false) {
-    std::vector<std::string> argv_s{"/proc/self/exe", "--child", fn};
+  child_process(const std::string& fn, const std::vector<std::string>& args, bool capture_stdout = false)
+      : child_process(fn, args, options_capturing(capture_stdout)) {}
+
+  /// Starts `<this program> <o.flag> fn args...`.
+  child_process(const std::string& fn, const std::vector<std::string>& args, const spawn_options& o) {
+    std::vector<std::string> argv_s{"/proc/self/exe", o.flag, fn};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
-    char exe[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
-    exe[n] = '\0';
+    const std::string exe = self_exe();
     posix_spawn_file_actions_t fa;
     ::posix_spawn_file_actions_init(&fa);
+    for (std::size_t i = 0; i < o.fds.size(); ++i)
+      ::posix_spawn_file_actions_adddup2(&fa, o.fds[i], o.fd_base + static_cast<int>(i));
     int fds[2] = {-1, -1};
-    if (capture_stdout) {
-      if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    if (o.capture_stdout) {
+      if (::pipe2(fds, O_CLOEXEC) != 0) {
+        ::posix_spawn_file_actions_destroy(&fa);
+        throw std::runtime_error("pipe2 failed");
+      }
       ::posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     }
-    const int rc = ::posix_spawn(&pid_, exe, &fa, nullptr, argv.data(), environ);
+    const int rc = ::posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ);
     ::posix_spawn_file_actions_destroy(&fa);
-    if (capture_stdout) {
+    if (o.capture_stdout) {
       ::close(fds[1]);
       out_fd_ = fds[0];
     }
-    if (rc != 0) throw std::runtime_error("posix_spawn failed");
+    if (rc != 0) {
+      pid_ = -1;
+      throw std::runtime_error("posix_spawn failed");
+    }
   }
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
   ~child_process() {
     if (out_fd_ >= 0) ::close(out_fd_);
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
+    kill_now();
   }
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+  /// Whether the child still runs (without reaping it: wait() still returns its exit code).
+  [[nodiscard]] bool running() const { return pid_ > 0 && !has_exited(pid_); }
 
   /// Waits for the child to exit and returns its exit code (128 + signal if killed). A hang guard, not a
   /// synchronisation: after `limit` the child is killed and -1 returned, so a broken build fails instead of hanging.
@@ -149,25 +146,13 @@ class child_process {
     int st = 0;
     ::waitpid(pid_, &st, 0);
     pid_ = -1;
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return -2;
+    return exit_code(st);
   }
 
   /// Everything the child wrote to its standard output until it closed it (blocks until then).
   std::string read_output() {
-    std::string out;
-    if (out_fd_ < 0) return out;
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::read(out_fd_, buf, sizeof buf);
-      if (n > 0) {
-        out.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        break;
-      }
-    }
-    ::close(out_fd_);
+    std::string out = read_all(out_fd_);
+    if (out_fd_ >= 0) ::close(out_fd_);
     out_fd_ = -1;
     return out;
   }
@@ -182,6 +167,83 @@ class child_process {
     int st = 0;
     ::waitpid(pid_, &st, 0);
     pid_ = -1;
+  }
+
+  /// Everything readable from fd until end of file (blocks until then); empty for fd < 0.
+  static std::string read_all(int fd) {
+    std::string out;
+    if (fd < 0) return out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    return out;
+  }
+
+ private:
+  static spawn_options options_capturing(bool capture_stdout) {
+    spawn_options o;
+    o.capture_stdout = capture_stdout;
+    return o;
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+};
+
+/// Another program (not this one) run as a child with its standard output captured: the shmring tool, unshare.
+/// Killed (SIGKILL) and reaped by the destructor if still running.
+class command_process {
+ public:
+  explicit command_process(const std::vector<std::string>& argv_s) {
+    std::vector<std::string> copy = argv_s;
+    std::vector<char*> argv;
+    for (auto& s : copy) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    int fds[2] = {-1, -1};
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    posix_spawn_file_actions_t fa;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    const int rc = ::posix_spawnp(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    out_fd_ = fds[0];
+    if (rc != 0) {
+      pid_ = -1;
+      throw std::runtime_error("posix_spawnp " + argv_s.at(0) + " failed");
+    }
+  }
+  command_process(const command_process&) = delete;
+  command_process& operator=(const command_process&) = delete;
+  ~command_process() {
+    if (out_fd_ >= 0) ::close(out_fd_);
+    kill_now();
+  }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] int output_fd() const noexcept { return out_fd_; }
+
+  /// Everything written to standard output until the program closed it (blocks until then).
+  std::string read_output() { return child_process::read_all(out_fd_); }
+
+  /// Waits for the exit (a blocking waitpid: an event) and returns the exit code, 128 + signal if killed.
+  int wait() {
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return exit_code(st);
+  }
+
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    (void)wait();
   }
 
  private:

@@ -4,7 +4,12 @@
 // errc::peer_dead, an increasing, CRC-checked run of messages, and a ring a restarted producer continues.
 #include <catch2/catch.hpp>
 
-#include "wait_support.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
+#include "wake_timing.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -22,15 +27,7 @@
 #endif
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::crc32;
-using shmring_test::header_view;
-using shmring_test::line_reader;
-using shmring_test::mix;
-using shmring_test::release_pipe;
-using shmring_test::report;
-using shmring_test::segment_guard;
-using shmring_test::words;
+using namespace shmring_test;
 
 namespace {
 
@@ -57,35 +54,6 @@ bool payload_ok(std::uint64_t seq, std::span<const std::byte> p) {
 // Sizes from 12 bytes to over the largest record of a 4 KiB ring (about 2 KiB): some messages are fragmented.
 std::size_t size_of(std::uint64_t i) { return 12 + static_cast<std::size_t>(mix(i ^ 0xabcdef) % 5000); }
 
-options sleepy() {
-  options o;
-  o.wait.policy = wait_policy::sleep;
-  o.wait.spin_iterations = 0;
-  o.wait.yield_iterations = 0;
-  o.wait.liveness_interval = std::chrono::hours(1);  // a lost wake-up hangs (CTest TIMEOUT), never just delays
-  return o;
-}
-
-// As in wakeup_test.cpp: push after the peer really slept (0), right after it announced its sleep (1), at once
-// (2), or after a 0-5 us pause (3-7). Waits on the shared words (events).
-void time_send(std::uint64_t i, const layout::wait_line& w, const layout::stats_line& st, std::uint64_t before) {
-  switch (i % 8) {
-    case 0:
-      // relaxed: a counter only its owner writes; we wait for it to move.
-      while (st.sleeps.load(std::memory_order_relaxed) <= before) std::this_thread::yield();
-      break;
-    case 1:
-      // acquire: pairs with the sleeper's seq_cst store of sleeping (S2 in wait.hpp).
-      while (w.sleeping.load(std::memory_order_acquire) == 0) std::this_thread::yield();
-      break;
-    case 2:
-      break;
-    default:
-      for (std::uint64_t n = mix(i) % 128; n > 0; --n) shmring::detail::cpu_relax();
-      break;
-  }
-}
-
 constexpr std::uint64_t cycles = 20'000;
 constexpr std::uint64_t capacity = 4096;
 
@@ -105,7 +73,7 @@ SHMRING_CHILD(message_pong) {
       return 3;
     }
     const auto parent_sleeps = static_cast<std::uint64_t>(m.type) - static_cast<std::uint64_t>(message_type::custom_min);
-    time_send(i, pong.h().consumer_wait, pong.h().consumer_stats, parent_sleeps);
+    time_push(i, pong.h().consumer_wait, pong.h().consumer_stats, parent_sleeps);
     const auto my_sleeps = static_cast<std::uint32_t>(in.sleeps());
     out.send(payload_of(i, size_of(i)), static_cast<message_type>(static_cast<std::uint32_t>(message_type::custom_min) + my_sleeps));
   }
@@ -122,7 +90,7 @@ TEST_CASE("a message receiver sleeping in the kernel is woken by every send, fra
   child_process child("message_pong", {ping.name(), pong.name()}, true);
   std::uint64_t wrong = 0, child_sleeps_seen = 0, fragmented = 0;
   for (std::uint64_t i = 0; i < cycles; ++i) {
-    time_send(i, ping_view.h().consumer_wait, ping_view.h().consumer_stats, child_sleeps_seen);
+    time_push(i, ping_view.h().consumer_wait, ping_view.h().consumer_stats, child_sleeps_seen);
     fragmented += size_of(i) > out.max_record_payload() ? 1 : 0;
     // The message type carries our sleep count to the child (types from custom_min up are the application's).
     out.send(payload_of(i, size_of(i)),
@@ -131,10 +99,7 @@ TEST_CASE("a message receiver sleeping in the kernel is woken by every send, fra
     if (a.sequence != i || a.size() != size_of(i) || !payload_ok(i, a.payload)) ++wrong;
     child_sleeps_seen = static_cast<std::uint64_t>(a.type) - static_cast<std::uint64_t>(message_type::custom_min);
   }
-  line_reader r(child.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(child.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(child, 3);
   REQUIRE(w[0] == "ok");
   CHECK(wrong == 0);
   CHECK(fragmented > 0);

@@ -3,7 +3,11 @@
 // and liveness: a waiting side never takes a producer that is attaching right now for a dead one.
 #include <catch2/catch.hpp>
 
-#include "wait_support.hpp"
+#include "checksum.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

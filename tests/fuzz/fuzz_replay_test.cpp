@@ -3,10 +3,10 @@
 // and thousands of deterministic mutations of them run without a crash, an out-of-bounds read or an endless loop.
 #include <catch2/catch.hpp>
 
-#include "../fuzz/message_fuzz.cpp"
+#include "message_fuzz.cpp"
 
 #include "checksum.hpp"
-#include "common.hpp"
+#include "message_stream.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -12,7 +12,11 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -36,11 +40,7 @@ using shmring_test::segment_inode;
 namespace {
 constexpr std::uint64_t capacity = 64;
 
-options quick() {
-  options o;
-  o.open_timeout = std::chrono::milliseconds(100);
-  return o;
-}
+options quick() { return shmring_test::with_timeouts(std::chrono::milliseconds(100)); }
 
 detail::creation_step g_target{};
 int g_signal = SIGKILL;

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "process.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

@@ -1,5 +1,5 @@
-// One side of a ring, built outside CMake's compiler choice: tests/hardening.cmake compiles this file with g++,
-// with clang++ and with g++ -m32, and tests/hardening/cross/run.cmake runs the builds against each other.
+// One side of a ring, built outside CMake's compiler choice: tests/layout/CMakeLists.txt compiles this file with
+// g++, with clang++ and with g++ -m32, and tests/layout/cross/run.cmake runs the builds against each other.
 //   peer info                          prints the build's pointer size and layout constants
 //   peer produce NAME COUNT [u64]      open_or_create as producer, push COUNT records (or u64 values), then
 //                                      print "checksum <n>" on stdout

@@ -8,7 +8,13 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
-#include "hardening_support.hpp"
+#include "await.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -17,6 +23,7 @@
 #include <thread>
 
 using namespace shmring;
+using shmring_test::await;
 using shmring_test::child_process;
 using shmring_test::code_of;
 using shmring_test::command_process;
@@ -32,20 +39,9 @@ constexpr std::uint64_t total = 4096;
 constexpr std::uint64_t half = 1000;
 constexpr std::uint64_t stopped_intervals = 100;
 
-options opts() {
-  options o;
-  o.open_timeout = std::chrono::seconds(10);
-  o.wait.liveness_interval = std::chrono::milliseconds(1);
-  return o;
-}
+options opts() { return shmring_test::with_timeouts(std::chrono::seconds(10), std::chrono::milliseconds(1)); }
 
 std::uint64_t num(const std::string& s) { return std::stoull(s); }
-
-// Waits (yielding) until pred() holds: progress of other processes seen through shared atomics, no sleep.
-template <class Pred>
-void await(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
 
 // The waiting side's result as an exit code: 0 all values right, 2 a wrong value, 10 + errc on an error.
 int exit_code_of(const error& e) { return 10 + static_cast<int>(e.code()); }

@@ -1,10 +1,13 @@
-// Test support for the message-ring tests: seeded payload streams that carry their sequence number and a CRC-32,
-// iteration counts scaled down under sanitizers, and raw access to a segment to write corruption into.
+// Test support for the message-ring tests (namespace msgtest): seeded payload streams that carry their sequence
+// number and a CRC-32, and the type and flags each message of a stream carries. msgtest::scaled and
+// msgtest::raw_segment are sanitizers.hpp's and raw_segment.hpp's, under the names these tests use.
 #pragma once
 
 #include <shmring/shmring.hpp>
 
 #include "checksum.hpp"
+#include "raw_segment.hpp"
+#include "sanitizers.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -13,23 +16,10 @@
 #include <span>
 #include <string>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SHMRING_MSG_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SHMRING_MSG_SANITIZED 1
-#endif
-#endif
-#ifndef SHMRING_MSG_SANITIZED
-#define SHMRING_MSG_SANITIZED 0
-#endif
-
 namespace msgtest {
 
-/// The full count in a normal build, the smaller one under ASan/TSAN (which run every test in CI too).
-constexpr std::uint64_t scaled(std::uint64_t normal, std::uint64_t sanitized) noexcept {
-  return SHMRING_MSG_SANITIZED ? sanitized : normal;
-}
+using shmring_test::raw_segment;
+using shmring_test::scaled;
 
 /// The payload size of message i of a seeded stream, in [0, max]: one message in 8 is log-uniform over the whole
 /// range (each power-of-two range of sizes as likely as any other, so 64 KiB ones appear often), the others are
@@ -88,22 +78,5 @@ inline shmring::message_flags flags_of(std::uint64_t i) {
   if (i % 5 == 0) return message_flags::compressed | message_flags::encrypted;
   return message_flags::none;
 }
-
-/// A read-write mapping of a whole segment, apart from any producer or consumer: tests write corruption through it.
-class raw_segment {
- public:
-  explicit raw_segment(const std::string& name)
-      : seg_(shmring::segment::open(name, shmring::segment::access::read_write)) {
-    seg_.map(seg_.real_size());
-  }
-  [[nodiscard]] shmring::layout::header& header() const noexcept {
-    return *std::launder(reinterpret_cast<shmring::layout::header*>(seg_.data()));
-  }
-  [[nodiscard]] std::byte* data() const noexcept { return seg_.data() + header().control.data_offset; }
-  [[nodiscard]] std::uint64_t capacity() const noexcept { return header().control.capacity; }
-
- private:
-  shmring::segment seg_;
-};
 
 }  // namespace msgtest

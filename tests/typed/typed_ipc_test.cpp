@@ -6,6 +6,7 @@
 #include "checksum.hpp"
 #include "process.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

@@ -8,6 +8,7 @@
 #include "checksum.hpp"
 #include "process.hpp"
 #include "sanitizers.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

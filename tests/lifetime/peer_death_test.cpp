@@ -8,7 +8,12 @@
 #include <catch2/catch.hpp>
 
 #include "sanitizers.hpp"
-#include "wait_support.hpp"
+#include "item.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 

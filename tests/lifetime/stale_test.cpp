@@ -5,7 +5,12 @@
 // deliberately make segments that look abandoned.
 #include <catch2/catch.hpp>
 
-#include "wait_support.hpp"
+#include "checksum.hpp"
+#include "line_reader.hpp"
+#include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -31,10 +36,7 @@ using shmring_test::report;
 using shmring_test::segment_guard;
 
 namespace {
-bool exists(const std::string& name) {
-  struct stat st{};
-  return ::stat(object_name(name, "/dev/shm/").c_str(), &st) == 0;
-}
+bool exists(const std::string& name) { return shmring_test::segment_exists(name); }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();

@@ -2,7 +2,10 @@
 // codes, exclusive attach, and the segment's lifetime.
 #include <catch2/catch.hpp>
 
-#include "process.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+#include "raw_segment.hpp"
+#include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
@@ -17,52 +20,15 @@
 #include <unistd.h>
 
 using namespace shmring;
+using shmring_test::code_of;
+using shmring_test::raw_map;
 using shmring_test::segment_guard;
+using shmring_test::shm_path;
 
 namespace {
-template <class F>
-errc code_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
+bool exists(const std::string& name) { return shmring_test::segment_exists(name); }
 
-std::string shm_path(const std::string& name) { return object_name(name, "/dev/shm/"); }
-
-bool exists(const std::string& name) {
-  struct stat st{};
-  return ::stat(shm_path(name).c_str(), &st) == 0;
-}
-
-// Maps the raw object to write bytes straight into it, as a broken or hostile process would.
-struct raw_map {
-  int fd;
-  std::size_t size;
-  std::byte* p;
-  explicit raw_map(const std::string& name) {
-    fd = ::shm_open(object_name(name, "/").c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    struct stat st{};
-    ::fstat(fd, &st);
-    size = static_cast<std::size_t>(st.st_size);
-    p = static_cast<std::byte*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-    REQUIRE(p != MAP_FAILED);
-  }
-  ~raw_map() {
-    ::munmap(p, size);
-    ::close(fd);
-  }
-  layout::header& h() { return *reinterpret_cast<layout::header*>(p); }
-};
-
-options fast_open() {
-  options o;
-  o.open_timeout = std::chrono::milliseconds(50);
-  return o;
-}
+options fast_open() { return shmring_test::with_timeouts(std::chrono::milliseconds(50)); }
 }  // namespace
 
 TEST_CASE("bad names are refused before any system call", "[segment]") {
