@@ -87,7 +87,7 @@ void BM_msg_process(benchmark::State& state, std::size_t size, msg_mode m) {
   finish_messages(state, ctl.get(), msg_capacity, status);
 }
 
-BENCH_CHILD(msg_consumer) {
+SHMRING_CHILD(msg_consumer) {
   shared_control ctl(child_fd_base);
   auto c = shmring::message_consumer::open(args.at(0));
   const auto size = static_cast<std::size_t>(std::stoul(args.at(1)));
@@ -135,7 +135,7 @@ void BM_msg_rtt_process(benchmark::State& state) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(msg_echo) {
+SHMRING_CHILD(msg_echo) {
   shared_control ctl(child_fd_base);
   auto c = shmring::message_consumer::open(args.at(0));
   auto p = shmring::message_producer::open(args.at(1));

@@ -144,7 +144,7 @@ void BM_shmring_process(benchmark::State& state) {
   finish_throughput(state, ctl.get(), sizeof(E), status);
 }
 
-BENCH_CHILD(shmring_consumer) {
+SHMRING_CHILD(shmring_consumer) {
   shared_control ctl(child_fd_base);
   const auto m = static_cast<mode>(std::stoi(args.at(2)));
   if (args.at(1) == "8") {
@@ -213,7 +213,7 @@ void BM_shmring_rtt_process(benchmark::State& state) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(shmring_echo) {
+SHMRING_CHILD(shmring_echo) {
   shared_control ctl(child_fd_base);
   const auto m = static_cast<mode>(std::stoi(args.at(2)));
   auto c = shmring::consumer<elem8>::open(args.at(0));

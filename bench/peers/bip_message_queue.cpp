@@ -52,7 +52,7 @@ void BM_bip_mq_process(benchmark::State& state, std::size_t size) {
   finish_messages(state, ctl.get(), msg_capacity, status);
 }
 
-BENCH_CHILD(bip_mq_consumer) {
+SHMRING_CHILD(bip_mq_consumer) {
   shared_control ctl(child_fd_base);
   bip::message_queue mq(bip::open_only, args.at(0).c_str());
   const auto size = static_cast<std::size_t>(std::stoul(args.at(1)));
@@ -88,7 +88,7 @@ void BM_bip_mq_rtt_process(benchmark::State& state) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(bip_mq_echo) {
+SHMRING_CHILD(bip_mq_echo) {
   shared_control ctl(child_fd_base);
   bip::message_queue ping(bip::open_only, args.at(0).c_str());
   bip::message_queue pong(bip::open_only, args.at(1).c_str());

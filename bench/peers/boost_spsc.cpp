@@ -115,7 +115,7 @@ int boost_spsc_consume(const std::string& name, control& ctl) {
 
 }  // namespace
 
-BENCH_CHILD(boost_spsc_consumer) {
+SHMRING_CHILD(boost_spsc_consumer) {
   shared_control ctl(child_fd_base);
   return args.at(1) == "8" ? boost_spsc_consume<elem8>(args.at(0), ctl.get())
                            : boost_spsc_consume<elem64>(args.at(0), ctl.get());
@@ -156,7 +156,7 @@ void BM_boost_spsc_rtt_process(benchmark::State& state) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(boost_spsc_echo) {
+SHMRING_CHILD(boost_spsc_echo) {
   shared_control ctl(child_fd_base);
   bip::managed_shared_memory seg(bip::open_only, args.at(0).c_str());
   auto* ping = seg.find<boost_spsc<elem8>>("ping").first;

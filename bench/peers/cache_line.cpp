@@ -63,7 +63,7 @@ void BM_cache_line_rtt_process(benchmark::State& state, bool pause) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(cache_line_echo) {
+SHMRING_CHILD(cache_line_echo) {
   shared_control ctl(child_fd_base);
   shared_line line(child_fd_base + 1);
   auto& w = line.word();

@@ -92,7 +92,7 @@ void BM_posix_mq_process(benchmark::State& state, std::size_t size) {
   finish_messages(state, ctl.get(), static_cast<std::uint64_t>(held) * size, status);
 }
 
-BENCH_CHILD(posix_mq_consumer) {
+SHMRING_CHILD(posix_mq_consumer) {
   shared_control ctl(child_fd_base);
   const mqd_t q = ::mq_open(args.at(0).c_str(), O_RDONLY);
   if (q == static_cast<mqd_t>(-1)) return 2;
@@ -133,7 +133,7 @@ void BM_posix_mq_rtt_process(benchmark::State& state) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
-BENCH_CHILD(posix_mq_echo) {
+SHMRING_CHILD(posix_mq_echo) {
   shared_control ctl(child_fd_base);
   const mqd_t ping = ::mq_open(args.at(0).c_str(), O_RDONLY);
   const mqd_t pong = ::mq_open(args.at(1).c_str(), O_WRONLY);

@@ -14,7 +14,7 @@
 
 namespace shmring_bench {
 
-BENCH_CHILD(stream_consumer) {
+SHMRING_CHILD(stream_consumer) {
   shared_control ctl(child_fd_base);
   const int rd = child_fd_base + 1;
   const auto size = static_cast<std::size_t>(std::stoul(args.at(0)));
@@ -27,7 +27,7 @@ BENCH_CHILD(stream_consumer) {
   return 0;
 }
 
-BENCH_CHILD(stream_echo) {
+SHMRING_CHILD(stream_echo) {
   shared_control ctl(child_fd_base);
   const int rd = child_fd_base + 1, wr = child_fd_base + 2;
   echo(

@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
 
 #define SHMRING_VERSION_MAJOR 0
@@ -48,6 +49,27 @@ static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std:
 template <class T>
 concept element = std::is_trivially_copyable_v<T> && !std::is_const_v<T> && !std::is_volatile_v<T> &&
                   (sizeof(T) > 0) && (alignof(T) <= 4096);
+
+/// An element or payload type that declares its identity: `static constexpr std::string_view shmring_type_name =
+/// "tick/v1";` (at most 40 bytes). The name is stored in the segment (typed rings) or in each record (send_typed),
+/// and an opener or receiver whose type declares another name is refused; without it only size and alignment are
+/// compared.
+template <class T>
+concept named_type = requires {
+  { T::shmring_type_name } -> std::convertible_to<std::string_view>;
+};
+
+/// The declared name of T, or an empty view.
+template <class T>
+constexpr std::string_view type_name_of() noexcept {
+  if constexpr (named_type<T>) {
+    constexpr std::string_view n = T::shmring_type_name;
+    static_assert(!n.empty() && n.size() <= 40, "shmring_type_name must have 1 to 40 bytes");
+    return n;
+  } else {
+    return {};
+  }
+}
 
 /// A payload type the typed-message helpers can carry: trivially copyable, sent as its object bytes.
 template <class T>

@@ -6,8 +6,14 @@
 // - A message is consumed when the consumer releases it (try_receive/receive release at once; read() holds it
 //   until release()). A consumer that dies before releasing leaves it to the next consumer: at-least-once for that
 //   one message, exactly-once for every other.
-// - A consumer that dies while reassembling a fragmented message has consumed some of its fragments. The next
-//   consumer skips the fragments that remain (counted in dropped()) and starts with the next whole message.
+// - A fragmented message that fits the ring whole (record::span_of from its first record <= capacity: every
+//   message up to about capacity - 96 bytes) is held too: the consumer gives the producer none of its records back
+//   until release(), so a consumer that dies while reassembling or holding it leaves it, whole, to the next one.
+// - A message larger than that cannot be held (the producer needs its room back to send the rest): its records
+//   are freed as they are read, so a consumer that dies while reassembling or holding it loses it, and the loss
+//   is counted: the next consumer skips what remains of it (counted in dropped()), and since the consumer's stats
+//   line keeps the sequence after the last message released, a successor whose first message has a higher
+//   sequence (and no resync flag) counts the messages in between in dropped() as well.
 // - A producer that dies (or whose send_for times out, or whose send throws peer_dead) after publishing some
 //   fragments of a message leaves a partial message. The consumer keeps it aside, never delivers it, and drops it
 //   (counted in dropped()) when the next message arrives: that message's first record carries the resync flag,
@@ -19,3 +25,4 @@
 #include <shmring/message/consumer.hpp>
 #include <shmring/message/producer.hpp>
 #include <shmring/message/types.hpp>
+#include <shmring/stale.hpp>  // shmring::remove, is_stale, remove_stale

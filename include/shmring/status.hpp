@@ -51,6 +51,7 @@ struct ring_status {
   std::uint64_t capacity = 0;                 ///< typed: elements; message: data bytes
   std::uint32_t element_size = 0;             ///< typed: sizeof(T); message: 1
   std::uint32_t element_align = 0;            ///< typed: alignof(T); message: 8
+  std::string element_type;                   ///< typed: the element type's declared name, "" when none
   std::uint64_t data_offset = 0;
   std::uint64_t segment_size = 0;
   std::uint64_t created_ns = 0;               ///< CLOCK_REALTIME at creation, ns
@@ -100,6 +101,7 @@ ring_status read_status(const layout::header& h, const layout::header_snapshot& 
   s.capacity = snap.capacity;
   s.element_size = snap.element_size;
   s.element_align = snap.element_align;
+  s.element_type = std::string(snap.element_type_name());
   s.data_offset = snap.data_offset;
   s.segment_size = snap.segment_size;
   s.created_ns = snap.created_ns;
@@ -252,7 +254,9 @@ inline std::string to_string(const ring_status& s) {
   detail::json_string(out, s.name);
   const bool msg = s.kind == segment_kind::message;
   out += ": " + std::string(to_string(s.kind)) + " ring, layout " + std::to_string(s.layout_version) + ", capacity " +
-         std::to_string(s.capacity) + (msg ? " bytes" : " elements of " + std::to_string(s.element_size) + " bytes") +
+         std::to_string(s.capacity) + (msg ? " bytes"
+                                     : " elements of " + std::to_string(s.element_size) + " bytes" +
+                                           (s.element_type.empty() ? std::string() : " (\"" + s.element_type + "\")")) +
          ", segment " + std::to_string(s.segment_size) + " bytes" + (s.persistent ? ", persistent" : "") + "\n";
   out += "  in the ring: " + std::to_string(s.messages_in_ring) + (msg ? " messages, " : " elements, ") +
          std::to_string(s.bytes_used) + " bytes (" + detail::fixed2(s.usage_percent) + "%); head " +
@@ -289,6 +293,8 @@ inline std::string to_json(const ring_status& s) {
   num("capacity", s.capacity);
   num("element_size", s.element_size);
   num("element_align", s.element_align);
+  o += ",\"element_type\":";
+  detail::json_string(o, s.element_type);
   num("data_offset", s.data_offset);
   num("segment_size", s.segment_size);
   num("created_ns", s.created_ns);

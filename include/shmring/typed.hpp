@@ -10,6 +10,7 @@
 #include <shmring/layout/snapshot.hpp>
 #include <shmring/options.hpp>
 #include <shmring/ring/typed_ring.hpp>
+#include <shmring/stale.hpp>  // shmring::remove, is_stale, remove_stale
 #include <shmring/status.hpp>
 #include <shmring/wait.hpp>
 
@@ -28,7 +29,8 @@ namespace detail {
 
 template <element T>
 layout::expectation typed_expectation(std::uint64_t capacity) noexcept {
-  return {segment_kind::typed, static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)), capacity};
+  return {segment_kind::typed, static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)), capacity,
+          type_name_of<T>()};
 }
 
 /// The ring over the segment's data area, sized from the validated snapshot (never from the shared header).

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
+#include "errors.hpp"
 #include "process.hpp"
 #include "sanitizers.hpp"
 #include "segment_guard.hpp"
@@ -24,6 +25,7 @@
 using namespace shmring;
 using namespace std::chrono_literals;
 using shmring_test::child_process;
+using shmring_test::code_of;
 using shmring_test::crc32;
 using shmring_test::mix;
 using shmring_test::segment_guard;
@@ -32,15 +34,6 @@ namespace {
 
 constexpr std::uint64_t typed_count = shmring_test::scaled(1'000'000, 200'000);
 constexpr std::uint64_t message_count = shmring_test::scaled(100'000, 20'000);
-
-errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
 
 /// The payload of message i: its size varies from 0 to 3000 bytes, and every 997th is 200 KiB (larger than the
 /// 64 KiB ring: sent in fragments as the consumer frees room). The first 8 bytes carry i.

@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
+#include "errors.hpp"
 #include "process.hpp"
+#include "raw_segment.hpp"
+#include "reports.hpp"
 #include "sanitizers.hpp"
 #include "segment_guard.hpp"
 
@@ -27,26 +30,15 @@
 using namespace shmring;
 using namespace std::chrono_literals;
 using shmring_test::child_process;
+using shmring_test::code_of;
+using shmring_test::read_line;
+using shmring_test::segment_exists;
 using shmring_test::mix;
 using shmring_test::segment_guard;
 
 namespace {
 
 constexpr int rounds = static_cast<int>(shmring_test::scaled(100, 20));
-
-errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.code();
-  }
-  return errc::ok;
-}
-
-bool segment_exists(const std::string& name) {
-  struct stat st{};
-  return ::stat(object_name(name, "/dev/shm/").c_str(), &st) == 0;
-}
 
 /// Forks; the child runs f and _exits with its result (never returning into the test framework). Returns the
 /// child's exit code, or 128 + signal.
@@ -66,21 +58,6 @@ int in_fork_child(const std::function<int()>& f) {
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/// One line the child printed (without the newline); blocks until it comes.
-std::string read_line(int fd) {
-  std::string line;
-  char ch = 0;
-  while (true) {
-    const ssize_t n = ::read(fd, &ch, 1);
-    if (n == 1) {
-      if (ch == '\n') return line;
-      line.push_back(ch);
-    } else if (n == 0 || errno != EINTR) {
-      return line;
-    }
-  }
 }
 
 options quick() {

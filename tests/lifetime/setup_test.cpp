@@ -16,12 +16,16 @@
 #include "options.hpp"
 #include "process.hpp"
 #include "raw_segment.hpp"
+#include "reports.hpp"
+#include "sanitizers.hpp"
 #include "segment_guard.hpp"
 
 #include <shmring/shmring.hpp>
 
 #include <csignal>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -291,4 +295,67 @@ TEST_CASE("a creator stopped before its admin lock is reclaimed, and on resuming
   // the name is taken by a ready segment. Our ring is untouched.
   CHECK(creator.wait() == 20 + static_cast<int>(errc::already_exists));
   check_ring_works(p, g.name());
+}
+
+// args: name side(producer|consumer) release_fd. Waits to be released, calls open_or_create, prints the errc value it got (0:
+// attached), then holds what it got until released again, so that no other caller can take its side meanwhile.
+SHMRING_CHILD(racing_open_or_create) {
+  const int release = std::stoi(args.at(2));
+  if (!shmring_test::wait_released(release)) return 2;
+  errc got = errc::ok;
+  std::optional<producer<std::uint64_t>> p;
+  std::optional<consumer<std::uint64_t>> c;
+  try {
+    if (args.at(1) == "producer")
+      p.emplace(producer<std::uint64_t>::open_or_create(args.at(0), capacity, quick()));
+    else
+      c.emplace(consumer<std::uint64_t>::open_or_create(args.at(0), capacity, quick()));
+  } catch (const error& e) {
+    got = e.code();
+  }
+  shmring_test::report(std::to_string(static_cast<int>(got)));
+  if (!shmring_test::wait_released(release)) return 2;
+  return 0;
+}
+
+TEST_CASE("16 producers and 16 consumers racing open_or_create on an abandoned segment resolve cleanly",
+          "[hardening][setup]") {
+  constexpr int per_side = 16;
+  const int rounds = static_cast<int>(shmring_test::scaled(50, 8));
+  for (int round = 0; round < rounds; ++round) {
+    const auto step = static_cast<detail::creation_step>(round % 6);
+    CAPTURE(round, step_name(step));
+    segment_guard g("race-abandoned");
+    {
+      child_process creator("dying_creator", {g.name(), std::to_string(static_cast<int>(step))});
+      REQUIRE(creator.wait() == 128 + SIGKILL);
+    }
+    REQUIRE(segment_exists(g.name()));
+    shmring_test::release_pipe go;
+    std::vector<std::unique_ptr<child_process>> racers;
+    for (int i = 0; i < 2 * per_side; ++i) {
+      racers.push_back(go.inherit([&] {
+        return std::make_unique<child_process>(
+            "racing_open_or_create",
+            std::vector<std::string>{g.name(), i % 2 == 0 ? "producer" : "consumer", std::to_string(go.read_fd())},
+            true);
+      }));
+    }
+    for (int i = 0; i < 2 * per_side; ++i) go.release();
+    int attached[2] = {0, 0}, refused[2] = {0, 0};
+    for (int i = 0; i < 2 * per_side; ++i) {
+      const std::string line = shmring_test::read_line(racers[static_cast<std::size_t>(i)]->output_fd());
+      const auto code = static_cast<errc>(std::stoi(line.empty() ? std::string("-1") : line));
+      INFO("racer " << i << " got " << to_string(code));
+      CHECK((code == errc::ok || code == errc::already_attached));
+      (code == errc::ok ? attached : refused)[i % 2] += 1;
+    }
+    // One producer and one consumer attached (the segment was reclaimed once), every other caller told why not.
+    CHECK(attached[0] == 1);
+    CHECK(attached[1] == 1);
+    CHECK(refused[0] == per_side - 1);
+    CHECK(refused[1] == per_side - 1);
+    for (int i = 0; i < 2 * per_side; ++i) go.release();
+    for (auto& r : racers) CHECK(r->wait() == 0);
+  }
 }

@@ -31,6 +31,7 @@
 #include <shmring/options.hpp>
 #include <shmring/wait.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstdint>
@@ -99,6 +100,7 @@ class attachment final : private registrant {
     snap.created_ns = realtime_ns();
     snap.flags = o.persistent ? flag_persistent : 0u;
     snap.creator_uid = static_cast<std::uint32_t>(::geteuid());
+    std::memcpy(snap.type_name, e.type_name.data(), std::min(e.type_name.size(), layout::max_type_name));
     layout::write_snapshot(*h, snap);
     h->head.value.store(o.first_index, std::memory_order_relaxed);
     h->tail.value.store(o.first_index, std::memory_order_relaxed);
@@ -375,7 +377,10 @@ class attachment final : private registrant {
       if (std::chrono::steady_clock::now() >= deadline) break;
       backoff(i);
     }
-    if (!seg->try_lock(lock_byte::admin))
+    // Someone holds the admin lock: most often another process reclaiming the same segment right now (it holds the
+    // lock only while it judges and removes), or a creator that is alive but slow. Wait for it as an opener would;
+    // only a holder that keeps it for a whole open_timeout more is a live creator we must not judge.
+    if (!seg->try_lock(lock_byte::admin) && !seg->lock_until(lock_byte::admin, deadline_after(o.open_timeout)))
       throw error(errc::not_ready, name,
                   "a segment of that name exists and its creator, still holding it, has not made it ready");
     bool ready = false;

@@ -100,7 +100,8 @@ struct alignas(cache_line) info_line {
   std::uint64_t created_ns;   // CLOCK_REALTIME at creation, nanoseconds
   std::uint32_t flags;        // segment_flags
   std::uint32_t creator_uid;  // the owner; an opener refuses a segment owned by someone else
-  std::uint64_t reserved[5];
+  std::uint8_t type_name[40]; // typed rings: the element type's declared name (shmring_type_name), NUL-padded;
+                              // all zero when the type declares none. Message rings: zero.
 };
 
 /// The whole header: nine lines, then the data area at `data_offset`.
@@ -143,7 +144,9 @@ static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) ==
               offsetof(attach_slot, attach_ns) == 24);
 static_assert(offsetof(attach_line, producer) == 0 && offsetof(attach_line, consumer) == 32);
 static_assert(offsetof(info_line, created_ns) == 0 && offsetof(info_line, flags) == 8 &&
-              offsetof(info_line, creator_uid) == 12);
+              offsetof(info_line, creator_uid) == 12 && offsetof(info_line, type_name) == 16);
+/// The longest element type name a segment stores (info_line::type_name).
+inline constexpr std::size_t max_type_name = sizeof(info_line::type_name);
 static_assert(offsetof(header, control) == 0 * cache_line);
 static_assert(offsetof(header, head) == 1 * cache_line);
 static_assert(offsetof(header, tail) == 2 * cache_line);
@@ -168,6 +171,7 @@ inline constexpr std::size_t next_sequence = 0;  ///< producer line +40: sequenc
 inline constexpr std::size_t flags = 1;          ///< both lines +48: bit 0 = this side found the ring corrupted
 inline constexpr std::size_t aborted = 2;        ///< producer line +56: fragmented messages given up half-sent
 inline constexpr std::size_t dropped = 0;        ///< consumer line +40: partial messages the consumer dropped
+inline constexpr std::size_t delivered = 2;      ///< consumer line +56: sequence after the last message released
 inline constexpr std::uint64_t flag_corrupted = 1;
 }  // namespace stats_word
 static_assert(offsetof(stats_line, reserved) == 40, "docs/layout.md: the message-ring stats words start at +40");

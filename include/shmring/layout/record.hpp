@@ -92,6 +92,27 @@ constexpr std::uint64_t max_payload(std::uint64_t capacity) noexcept {
   return std::min<std::uint64_t>(capacity / 2 - header_size, max_message_size);
 }
 
+/// Bytes all records of an n-byte message take when its first record is written at byte index pos of a ring of
+/// `capacity` bytes whose records carry at most `max_payload` bytes. This is the fragmentation rule of the format:
+/// records of min(left, max_payload) payload bytes, in order, each preceded by a padding record where it would
+/// cross the end of the data area. The writer follows it; a reader that holds a fragmented message's first record
+/// until release relies on it (the whole message fits when this is at most the capacity). UINT64_MAX if
+/// max_payload is 0.
+constexpr std::uint64_t span_of(std::uint64_t pos, std::uint64_t n, std::uint64_t capacity,
+                                std::uint64_t max_payload) noexcept {
+  if (max_payload == 0) return ~std::uint64_t{0};
+  const std::uint64_t start = pos;
+  std::uint64_t left = n;
+  do {
+    const std::uint64_t len = std::min(left, max_payload);
+    const std::uint64_t size = size_of(len);
+    const std::uint64_t off = pos & (capacity - 1);
+    pos += off + size <= capacity ? size : (capacity - off) + size;
+    left -= len;
+  } while (left != 0);
+  return pos - start;
+}
+
 /// Whether a capacity is usable for a message ring: a power of two in [min_message_capacity, 2^40].
 constexpr bool valid_capacity(std::uint64_t capacity) noexcept {
   return capacity >= min_message_capacity && capacity <= (std::uint64_t{1} << 40) && std::has_single_bit(capacity);

@@ -38,10 +38,17 @@ struct header_snapshot {
   std::uint64_t created_ns = 0;
   std::uint32_t flags = 0;
   std::uint32_t creator_uid = 0;
+  std::uint8_t type_name[max_type_name] = {};
 
   /// The segment kind, if it is one this build knows (validated snapshots always are).
   [[nodiscard]] segment_kind segment_kind_value() const noexcept { return static_cast<segment_kind>(kind); }
   [[nodiscard]] bool persistent() const noexcept { return (flags & flag_persistent) != 0; }
+  /// The element type's declared name ("" when none): up to the first NUL of the 40 bytes.
+  [[nodiscard]] std::string_view element_type_name() const noexcept {
+    std::size_t n = 0;
+    while (n < max_type_name && type_name[n] != 0) ++n;
+    return {reinterpret_cast<const char*>(type_name), n};
+  }
 };
 
 namespace detail {
@@ -69,6 +76,7 @@ inline header_snapshot read_snapshot(const header& h) noexcept {
   detail::copy_field(s.created_ns, h.info.created_ns);
   detail::copy_field(s.flags, h.info.flags);
   detail::copy_field(s.creator_uid, h.info.creator_uid);
+  std::memcpy(s.type_name, h.info.type_name, sizeof s.type_name);
   return s;
 }
 
@@ -87,6 +95,7 @@ inline void write_snapshot(header& h, const header_snapshot& s) noexcept {
   h.info.created_ns = s.created_ns;
   h.info.flags = s.flags;
   h.info.creator_uid = s.creator_uid;
+  std::memcpy(h.info.type_name, s.type_name, sizeof s.type_name);
 }
 
 /// What an opener expects of a header. capacity 0 means "whatever the segment has".
@@ -95,6 +104,7 @@ struct expectation {
   std::uint32_t element_size;
   std::uint32_t element_align;
   std::uint64_t capacity;
+  std::string_view type_name = {};  ///< typed rings: the element type's declared name, or empty
 };
 
 /// Checks every field of a snapshot against this build and the opener's expectation, and the declared size
@@ -122,6 +132,12 @@ inline void validate(const header_snapshot& h, std::uint64_t real_size, const ex
     throw error(errc::element_mismatch, name,
                 "element alignment is " + num(h.element_align) + " in the segment, " + num(want.element_align) +
                     " in this program");
+  // A name on both sides must match; a type without one is compared by size and alignment only (above).
+  if (const std::string_view stored = h.element_type_name();
+      !want.type_name.empty() && !stored.empty() && stored != want.type_name)
+    throw error(errc::element_mismatch, name,
+                "element type is \"" + std::string(stored) + "\" in the segment, \"" + std::string(want.type_name) +
+                    "\" in this program");
   const std::uint64_t cap = h.capacity;
   if (cap == 0 || !std::has_single_bit(cap) || cap > max_capacity)
     throw error(errc::corrupted, name, "capacity " + num(cap) + " is not a power of two in [1, 2^40]");

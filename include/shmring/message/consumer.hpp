@@ -191,7 +191,8 @@ class message_consumer {
  private:
   explicit message_consumer(detail::attachment ep)
       : ep_(std::move(ep)),
-        reader_(detail::message_memory(ep_), ep_.snapshot().initial_index),
+        reader_(detail::message_memory(ep_), ep_.snapshot().initial_index,
+                &detail::stat_word(ep_.my_stats(), layout::stats_word::delivered)),
         dropped_base_(detail::stat_word(ep_.my_stats(), layout::stats_word::dropped).load(std::memory_order_relaxed)),
         peer_wait_(&ep_.peer_wait()),
         stats_(&ep_.my_stats()) {
@@ -209,7 +210,7 @@ class message_consumer {
   /// Makes a whole message ready in the reader. False when there is none (try_: at once; waiting: on timeout).
   bool next(bool waiting, std::chrono::steady_clock::time_point deadline) {
     for (bool stalled = false;;) {
-      const std::uint64_t before = reader_.tail_index();
+      const std::uint64_t before = reader_.published_tail_index();
       const record_reader::status st = reader_.poll();
       after_poll(before);
       if (SHMRING_LIKELY(st == record_reader::status::ready)) return true;
@@ -244,7 +245,7 @@ class message_consumer {
 
   void after_poll(std::uint64_t before) noexcept {
     // The reader stored its tail if it consumed padding or fragments: the producer may be waiting for that room.
-    if (reader_.tail_index() != before && !reader_.corrupted()) notify_peer();
+    if (reader_.published_tail_index() != before && !reader_.corrupted()) notify_peer();
     if (SHMRING_UNLIKELY(reader_.dropped() != dropped_seen_)) {
       dropped_seen_ = reader_.dropped();
       detail::stat_word(*stats_, layout::stats_word::dropped).store(dropped_base_ + dropped_seen_, std::memory_order_relaxed);

@@ -50,18 +50,30 @@ class record_reader {
   enum class status : std::uint8_t { ready, empty, corrupted };
 
   /// Adopts the indices as they are. initial_index is the index the ring started at (the header's).
-  record_reader(byte_ring_memory m, std::uint64_t initial_index) noexcept
+  /// delivered_word, if given, receives the sequence after each message released (before the tail that frees it
+  /// is stored), and tells a reader that takes over from another where that one stopped: a message start with a
+  /// higher sequence and no resync flag means messages the predecessor took from the ring and never released;
+  /// they are counted in dropped().
+  record_reader(byte_ring_memory m, std::uint64_t initial_index,
+                std::atomic<std::uint64_t>* delivered_word = nullptr) noexcept
       : head_idx_(m.head),
         tail_idx_(m.tail),
         data_(m.data),
         capacity_(m.capacity),
         mask_(m.capacity - 1),
-        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0) {
+        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0),
+        delivered_word_(delivered_word) {
     // SYNC POINT READ: adoption. Pairs with the release stores of the sides that ran before us.
     tail_ = tail_idx_->load(std::memory_order_acquire);
     published_tail_ = tail_;
     cached_head_ = head_idx_->load(std::memory_order_acquire);
     synced_ = tail_ == initial_index;
+    // Relaxed: written by the predecessor, which released its attach lock (and so everything it wrote) before we
+    // took ours.
+    if (!synced_ && delivered_word_ != nullptr) {
+      resume_from_ = delivered_word_->load(std::memory_order_relaxed);
+      resume_known_ = true;
+    }
     if (!record::valid_capacity(capacity_))
       fail("the capacity is not a power of two of at least 128 bytes");
     else if (cached_head_ - tail_ > capacity_)
@@ -98,7 +110,10 @@ class record_reader {
       result = s == step::ready ? status::ready : status::corrupted;
       break;
     }
-    if (tail_ != published_tail_ && !corrupted_) publish_tail();
+    // A held fragmented message whose next record the producer cannot place (a writer that does not follow the
+    // fragmentation rule): let go of the hold rather than let both sides wait for each other for ever.
+    if (SHMRING_UNLIKELY(holding_ && partial_ && result == status::empty && !producer_can_continue())) holding_ = false;
+    if (publishable() != published_tail_ && !corrupted_) publish_tail();
     return result;
   }
 
@@ -126,9 +141,15 @@ class record_reader {
     if (!ready_) return false;
     ready_ = false;
     ++delivered_;
+    // Relaxed, and before the tail store: a successor that finds the message still in the ring delivers it again
+    // (at-least-once for the one held message), never counts it lost.
+    if (delivered_word_ != nullptr) delivered_word_->store(meta_.sequence + 1, std::memory_order_relaxed);
     if (!in_place_) {
       buf_.clear();
-      return false;
+      if (!holding_) return false;  // its records were freed while it was reassembled
+      holding_ = false;
+      publish_tail();  // frees every record of the held fragmented message at once
+      return true;
     }
     tail_ += record_size_;
     publish_tail();
@@ -155,6 +176,11 @@ class record_reader {
   [[nodiscard]] const char* corruption() const noexcept { return why_; }
   /// Consumer side only. The byte index of the record found impossible.
   [[nodiscard]] std::uint64_t corruption_index() const noexcept { return where_; }
+  /// Consumer side only. The tail last given back to the producer (behind tail_index() while a fragmented
+  /// message is held).
+  [[nodiscard]] std::uint64_t published_tail_index() const noexcept { return published_tail_; }
+  /// Consumer side only. True while a fragmented message that fits the ring is held whole (see poll()).
+  [[nodiscard]] bool holding() const noexcept { return holding_; }
   /// Consumer side only. The byte index the next record will be read at.
   [[nodiscard]] std::uint64_t tail_index() const noexcept { return tail_; }
   /// Consumer side only. Messages dropped: partly reassembled ones given up by their producer, and the remains
@@ -212,6 +238,7 @@ class record_reader {
     if (!synced_) {
       if (!first) {  // the rest of a message whose start an earlier consumer took: never delivered
         if (!skipping_ || skip_seq_ != h.sequence) ++dropped_;
+        if (resume_known_ && h.sequence >= resume_from_) resume_from_ = h.sequence + 1;  // counted here, not as a gap
         skipping_ = !last;
         skip_seq_ = h.sequence;
         tail_ += size;
@@ -219,7 +246,10 @@ class record_reader {
       }
       synced_ = true;
       expected_ = h.sequence;
+      // Messages between the predecessor's last release and this start were taken and never released.
+      if (resume_known_ && h.sequence > resume_from_) dropped_ += h.sequence - resume_from_;
     }
+    resume_known_ = false;
     if (first) {
       if (partial_) return bad("a message starts inside a fragmented message");
       if (h.sequence != expected_) return bad("sequence number is not the next one (a gap or a repeat)");
@@ -234,10 +264,18 @@ class record_reader {
         return step::ready;
       }
       // Copy first, then change state: if the allocation throws, the next poll() reads this record again.
+      // A message that fits the ring whole is held: the tail stays at its first record until release(), so a
+      // consumer that dies while reassembling or holding it leaves it to the next one. A larger one cannot be
+      // held (the producer needs its room back): its records are freed as they are read.
+      const bool hold = record::span_of(tail_, h.message_length, capacity_, max_payload_) <= capacity_;
       buf_.clear();
       buf_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(h.message_length, 4 * capacity_)));
       buf_.insert(buf_.end(), payload, payload + h.length);
       partial_ = true;
+      if (hold) {
+        holding_ = true;
+        held_tail_ = tail_;
+      }
       expected_ = h.sequence + 1;
       tail_ += size;
       return step::more;
@@ -261,15 +299,29 @@ class record_reader {
 
   void drop_partial() noexcept {
     partial_ = false;
+    holding_ = false;
     buf_.clear();
     ++dropped_;
   }
 
+  /// The tail the producer may have: ours, or the first record of a held fragmented message.
+  std::uint64_t publishable() const noexcept { return holding_ ? held_tail_ : tail_; }
+
+  /// While holding: whether a producer that follows the fragmentation rule can write the message's next record
+  /// into the room the hold leaves it.
+  bool producer_can_continue() const noexcept {
+    const std::uint64_t left = meta_.length - buf_.size();
+    const std::uint64_t size = record::size_of(std::min(left, max_payload_));
+    const std::uint64_t off = cached_head_ & mask_;
+    const std::uint64_t need = off + size <= capacity_ ? size : (capacity_ - off) + size;
+    return capacity_ - (cached_head_ - held_tail_) >= need;
+  }
+
   void publish_tail() noexcept {
-    published_tail_ = tail_;
+    published_tail_ = publishable();
     // SYNC POINT WRITE: space reuse. Pairs with the acquire load of tail in record_writer::refresh_tail(). Without
     // release the producer could overwrite a record while our reads of it are still in flight.
-    tail_idx_->store(tail_, std::memory_order_release);
+    tail_idx_->store(published_tail_, std::memory_order_release);
   }
 
   SHMRING_NOINLINE bool refresh_head() noexcept {
@@ -299,8 +351,13 @@ class record_reader {
   std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint64_t max_payload_;
+  std::atomic<std::uint64_t>* delivered_word_;
 
   // Consumer-private.
+  std::uint64_t held_tail_ = 0;     // while holding_: the first record of the fragmented message
+  std::uint64_t resume_from_ = 0;   // resume_known_: the sequence the predecessor was to deliver next
+  bool holding_ = false;
+  bool resume_known_ = false;
   std::uint64_t tail_ = 0;
   std::uint64_t published_tail_ = 0;
   std::uint64_t cached_head_ = 0;

@@ -218,13 +218,7 @@ class record_writer {
 
   /// Bytes all records of an n-byte message take when written from head_.
   std::uint64_t need_whole(std::uint64_t n) const noexcept {
-    std::uint64_t pos = head_, left = n;
-    do {
-      const std::uint64_t len = std::min(left, max_payload_);
-      pos += room_at(pos, record::size_of(len));
-      left -= len;
-    } while (left != 0);
-    return pos - head_;
+    return record::span_of(head_, n, capacity_, max_payload_);  // the format's fragmentation rule
   }
 
   /// The flags of a message's first record; takes the pending resync.
