@@ -58,6 +58,8 @@ static int run_messages(const example::args& a, const std::string& name, std::ui
 }
 
 int main(int argc, char** argv) try {
+  // Ctrl-C or SIGTERM detaches the ring before the process ends, so it is never left stale.
+  shmring::termination_guard guard;
   example::args a(argc, argv, usage);
   example::run_mode(a, "consumer", "producer", argc, argv);
   const std::string name = a.str("name", "shmring-demo");

@@ -243,6 +243,7 @@ int run_entry(const example::args& a) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  shmring::termination_guard guard;  // Ctrl-C or SIGTERM detaches every ring first: none is left stale
   const example::args a(argc, argv, usage);
   const std::string role = a.str("role", "entry");
   if (role == "worker") return run_worker(a);

@@ -145,6 +145,7 @@ bool run_policy(const example::args& a, shmring::wait_policy policy) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  shmring::termination_guard guard;  // Ctrl-C or SIGTERM detaches every ring first: none is left stale
   const example::args a(argc, argv, usage);
   if (a.str("role", "ping") == "pong") return run_pong(a);
   if (a.str("role", "ping") != "ping") throw std::invalid_argument("--role must be ping or pong");

@@ -34,6 +34,7 @@ static int run_messages(const example::args& a, const std::string& name, std::ui
     example::fill_message(p.next_sequence(), buf);
     p.send(buf);
   }
+  p.close();  // end of stream: the consumer receives everything, then sees errc::closed
   const double s = example::seconds_since(t0);
   std::printf("producer: sent %llu messages of %llu bytes in %.3f s: %.2f M messages/s, %.1f MB/s (wake-up calls: "
               "%llu)\n",
@@ -43,6 +44,8 @@ static int run_messages(const example::args& a, const std::string& name, std::ui
 }
 
 int main(int argc, char** argv) try {
+  // Ctrl-C or SIGTERM detaches the ring before the process ends, so it is never left stale.
+  shmring::termination_guard guard;
   example::args a(argc, argv, usage);
   example::run_mode(a, "producer", "consumer", argc, argv);
   const std::string name = a.str("name", "shmring-demo");
@@ -68,6 +71,7 @@ int main(int argc, char** argv) try {
       i += k;
     }
   }
+  p.close();  // end of stream: the consumer receives everything, then sees errc::closed
   const double s = example::seconds_since(t0);
   std::printf("producer: pushed %llu messages in %.3f s: %.1f M messages/s, %.1f MB/s (wake-up calls: %llu)\n",
               static_cast<unsigned long long>(count), s, count / s / 1e6, count * 8.0 / s / 1e6,

@@ -42,7 +42,7 @@ commands:
   list                    every shmring segment of the machine: name, owner (user name, or uid), age since
                           creation (42s, 5m, 2h, 4d), kind, element size, capacity, segment size in bytes
                           (KiB = 1024 bytes; exact in --json: segment_size), elements or messages in the ring,
-                          usage, producer and consumer (alive, DEAD, detached, never attached) with their pids
+                          usage, producer and consumer (alive, DEAD, detached, closed, never attached) with their pids
   stat NAME               the full status snapshot of one ring and both sides' counters, owner, age, size
   watch NAME              the ring's rates, one line per sample: elements/s (typed rings) or msgs/s (message
                           rings) sent and received, MB/s sent and received (1 MB = 10^6 bytes), and how often
