@@ -31,6 +31,8 @@ enum class errc : int {
   message_too_large = 17,   ///< a payload over the documented limit
   type_mismatch = 18,       ///< a typed receive found a payload of another size or type
   system_error = 19,        ///< a system call failed; the message names it and errno
+  no_space = 20,            ///< the system cannot hold the segment: /dev/shm too full, RLIMIT_FSIZE, or more than memory
+  not_a_segment = 21,       ///< the name is taken by something that is not a regular file (a FIFO, a directory...)
 };
 
 /// A short, stable name for an error code ("peer_dead").
@@ -56,6 +58,8 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::message_too_large: return "message_too_large";
     case errc::type_mismatch: return "type_mismatch";
     case errc::system_error: return "system_error";
+    case errc::no_space: return "no_space";
+    case errc::not_a_segment: return "not_a_segment";
   }
   return "unknown";
 }
