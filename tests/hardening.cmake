@@ -16,6 +16,15 @@ shmring_test(hardening_header_flip_test SOURCES hardening/header_flip_test.cpp L
 target_include_directories(hardening_header_flip_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
 shmring_test(hardening_liveness_test SOURCES hardening/liveness_test.cpp LABELS hardening TIMEOUT 120)
 target_include_directories(hardening_liveness_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+# Space and limits (issue 12): a private mount namespace with a 16 MiB tmpfs on /dev/shm (root; skipped otherwise).
+shmring_test(hardening_space_test SOURCES hardening/space_test.cpp LABELS hardening TIMEOUT 300)
+target_include_directories(hardening_space_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+# Files that are not ours (issue 12). RUN_SERIAL: it runs the scanning remove_stale(), which judges every shmring
+# segment of this user, and other tests make segments that look abandoned on purpose (as wait_stale_test).
+add_executable(hardening_foreign_file_test hardening/foreign_file_test.cpp)
+target_link_libraries(hardening_foreign_file_test PRIVATE shmring_test_main shmring_warnings)
+target_include_directories(hardening_foreign_file_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/hardening)
+catch_discover_tests(hardening_foreign_file_test PROPERTIES LABELS "hardening" TIMEOUT 300 RUN_SERIAL TRUE)
 
 # ---- Layout across builds: one small program built by g++, by clang++ and by g++ -m32 (CMake uses one compiler
 # per project, so these call the compilers directly), run against each other by hardening/cross/run.cmake. --------

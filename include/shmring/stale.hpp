@@ -74,7 +74,7 @@ inline bool setup_grace_over(const segment& seg) {
 /// states of the header (atomics, compared with constants: nothing read is trusted further).
 inline bool stale_locked(segment& seg) {
   if (seg.locked_by_other(lock_byte::producer) || seg.locked_by_other(lock_byte::consumer)) return false;
-  // Never sized: the creator died before ftruncate (or is in the instant before its admin lock: the grace).
+  // Never sized: the creator died before posix_fallocate finished (or is still before its admin lock: the grace).
   if (seg.real_size() < sizeof(layout::header)) return setup_grace_over(seg);
   if (seg.mapped_size() < sizeof(layout::header)) seg.map(sizeof(layout::header));
   const auto* h = std::launder(reinterpret_cast<const layout::header*>(seg.data()));
