@@ -314,8 +314,9 @@ class segment {
   }
 
  private:
-  // Every open of the object: never wait on a FIFO, never follow a symlink, never leak into an exec'd program.
-  static constexpr int open_flags = O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
+  // Every open of the object: never wait on a FIFO, never follow a symlink, never leak into an exec'd program,
+  // never make a terminal planted under the name our controlling terminal.
+  static constexpr int open_flags = O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
   // posix_fallocate in steps of this many bytes; the modification time is refreshed after each (see reserve).
   static constexpr std::uint64_t reserve_step = std::uint64_t{256} << 20;
 
