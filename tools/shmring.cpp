@@ -42,7 +42,10 @@ commands:
   list                    every shmring segment of the machine: name, owner (user name, or uid), age since
                           creation (42s, 5m, 2h, 4d), kind, element size, capacity, segment size in bytes
                           (KiB = 1024 bytes; exact in --json: segment_size), elements or messages in the ring,
-                          usage, producer and consumer (alive, DEAD, detached, closed, never attached) with their pids
+                          usage, producer and consumer (alive, DEAD, detached, closed, never attached) with their pids.
+                          Entries it cannot read are listed with the error: another user's ring, an unready one,
+                          or something that is not a segment (KIND fifo, dir, socket, symlink), never opened
+                          for reading nor waited on
   stat NAME               the full status snapshot of one ring and both sides' counters, owner, age, size
   watch NAME              the ring's rates, one line per sample: elements/s (typed rings) or msgs/s (message
                           rings) sent and received, MB/s sent and received (1 MB = 10^6 bytes), and how often
@@ -259,11 +262,21 @@ int cmd_list(const args& a) {
       unreadable.emplace_back(n, e);
     }
   }
-  // An unreadable segment's owner and size come from the file (its header may not say).
+  // An unreadable segment's owner and size come from the file (its header may not say); lstat, so that a
+  // symbolic link in a segment's place shows itself, not its target.
   auto file_of = [](const std::string& n) {
     struct stat st{};
     const std::string path = shmring::object_name(n, "/dev/shm/");
-    return ::stat(path.c_str(), &st) == 0 ? std::optional<struct stat>(st) : std::nullopt;
+    return ::lstat(path.c_str(), &st) == 0 ? std::optional<struct stat>(st) : std::nullopt;
+  };
+  // The KIND column of an unreadable entry: what the file is when it is not a segment at all.
+  auto kind_of = [](const std::optional<struct stat>& st) -> const char* {
+    if (!st || S_ISREG(st->st_mode)) return "?";
+    if (S_ISFIFO(st->st_mode)) return "fifo";
+    if (S_ISDIR(st->st_mode)) return "dir";
+    if (S_ISLNK(st->st_mode)) return "symlink";
+    if (S_ISSOCK(st->st_mode)) return "socket";
+    return "special";
   };
   if (a.json) {
     std::string o = "{\"rings\":[";
@@ -277,7 +290,8 @@ int cmd_list(const args& a) {
       std::string u = error_json(unreadable[i].first, unreadable[i].second);
       if (const auto st = file_of(unreadable[i].first))
         u = with_field(u, "\"owner\":" + json_quoted(user_name(static_cast<std::uint32_t>(st->st_uid))) +
-                              ",\"file_size\":" + std::to_string(st->st_size));
+                              ",\"file_size\":" + std::to_string(st->st_size) + ",\"file_type\":\"" +
+                              (S_ISREG(st->st_mode) ? "file" : kind_of(st)) + "\"");
       o += u;
     }
     o += "]}";
@@ -303,7 +317,7 @@ int cmd_list(const args& a) {
   for (const auto& [n, e] : unreadable) {
     const auto st = file_of(n);
     std::printf("%-24s %-10s %5s %-8s %6s %12s %10s  %s\n", shown(n).c_str(),
-                st ? user_name(static_cast<std::uint32_t>(st->st_uid)).c_str() : "?", "-", "?", "-", "-",
+                st ? user_name(static_cast<std::uint32_t>(st->st_uid)).c_str() : "?", "-", kind_of(st), "-", "-",
                 st ? human_bytes(static_cast<std::uint64_t>(st->st_size)).c_str() : "-", e.what());
   }
   return 0;

@@ -31,7 +31,8 @@ enum class errc : int {
   message_too_large = 17,   ///< a payload over the documented limit
   type_mismatch = 18,       ///< a typed receive found a payload of another size or type
   system_error = 19,        ///< a system call failed; the message names it and errno
-  // 20 and 21 are no_space and not_a_segment (faults); 22:
+  no_space = 20,            ///< the system cannot hold the segment: /dev/shm too full, RLIMIT_FSIZE, or more than memory
+  not_a_segment = 21,       ///< the name is taken by something that is not a regular file (a FIFO, a directory...)
   closed = 22,              ///< the peer closed its side: end of stream (after everything it published), or no reader
   inherited = 23,           ///< this endpoint came through fork(): only the process that attached may use it
 };
@@ -59,6 +60,8 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::message_too_large: return "message_too_large";
     case errc::type_mismatch: return "type_mismatch";
     case errc::system_error: return "system_error";
+    case errc::no_space: return "no_space";
+    case errc::not_a_segment: return "not_a_segment";
     case errc::closed: return "closed";
     case errc::inherited: return "inherited";
   }

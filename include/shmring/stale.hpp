@@ -49,7 +49,8 @@
 namespace shmring {
 
 /// Anyone. Removes the segment of that name at once, whoever is attached (they keep their mapping). False if there
-/// was none. Throws shmring::error (invalid_name, system_error).
+/// was none. Throws shmring::error (invalid_name; permission_denied: another user's segment, or a symbolic link;
+/// not_a_segment: a FIFO, directory... under the name, which stays; system_error).
 inline bool remove(std::string_view name) { return segment::remove(name); }
 
 /// How long a segment whose header is not ready must have gone unmodified (since its creation or sizing)
@@ -74,7 +75,7 @@ inline bool setup_grace_over(const segment& seg) {
 /// states of the header (atomics, compared with constants: nothing read is trusted further).
 inline bool stale_locked(segment& seg) {
   if (seg.locked_by_other(lock_byte::producer) || seg.locked_by_other(lock_byte::consumer)) return false;
-  // Never sized: the creator died before ftruncate (or is in the instant before its admin lock: the grace).
+  // Never sized: the creator died before posix_fallocate finished (or is still before its admin lock: the grace).
   if (seg.real_size() < sizeof(layout::header)) return setup_grace_over(seg);
   if (seg.mapped_size() < sizeof(layout::header)) seg.map(sizeof(layout::header));
   const auto* h = std::launder(reinterpret_cast<const layout::header*>(seg.data()));
@@ -123,7 +124,7 @@ inline bool judge_stale(std::string_view name, bool remove) {
 /// Anyone. Whether the segment name is stale: no live side attached, and a side died attached or its creator
 /// died before the header was ready (not ready, admin lock free, unmodified for stale_setup_grace). False when there is no such segment or it is being set up, attached or
 /// detached right now. Throws shmring::error (invalid_name, permission_denied for another user's segment,
-/// system_error).
+/// not_a_segment for a FIFO, directory... under the name, which stays; system_error).
 [[nodiscard]] inline bool is_stale(std::string_view name) { return detail::judge_stale(name, false); }
 
 /// Anyone (an administrative action). Removes the segment name if it is stale (see is_stale); true when it did.

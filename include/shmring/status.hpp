@@ -219,7 +219,8 @@ inline std::string fixed2(double v) {
 /// Anyone, any process that may read the segment. Opens the segment READ-ONLY, maps its header, checks it (magic,
 /// version, kind, sizes; any kind) and returns what it says, without attaching, locking or writing anything.
 /// Throws shmring::error: not_found, not_ready (the creator has not finished), bad_magic, version_mismatch,
-/// kind_mismatch (an unknown kind), layout_mismatch, truncated, corrupted, permission_denied, system_error.
+/// kind_mismatch (an unknown kind), layout_mismatch, truncated, corrupted, permission_denied, not_a_segment (a
+/// FIFO, directory... under the name: refused at once, never waited on), system_error.
 inline ring_status status(std::string_view name) {
   segment seg = segment::open(name, segment::access::read_only);
   const std::uint64_t real = seg.real_size();

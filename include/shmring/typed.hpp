@@ -49,7 +49,7 @@ class producer {
   using value_type = T;
 
   /// Creates the segment name holding capacity (a power of two) elements and attaches as its producer.
-  /// Throws shmring::error (already_exists, invalid_name, invalid_argument, ...).
+  /// Throws shmring::error (already_exists, invalid_name, invalid_argument, no_space, ...).
   static producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     return producer(detail::attachment::create(name, side::producer, detail::typed_expectation<T>(capacity), o));
   }

@@ -15,13 +15,16 @@ Proves:
   - watch labels its units (elements/s or msgs/s, MB/s), ends with exit 0 and no message when its ring ends
     normally (drained, both sides detached, removed), and with exit 1 and a message when it is removed otherwise;
   - list and stat show each ring's owner (this user's name), age (from created_ns) and segment size (the file's);
-  - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0.
+  - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0;
+  - a FIFO under a ring's name is listed (KIND fifo, not_a_segment) without blocking, and stat, remove --force
+    and gc refuse it and leave it.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
 """
 import json
 import os
 import pwd
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -440,6 +443,22 @@ def test_unreadable_and_message_rings():
     finish(prod)
 
 
+def test_not_a_segment():
+    n = name("fifo")
+    os.mkfifo(shm(n), 0o600)  # anyone may plant one under a ring's name; list used to block on it forever
+    listing = tool_json("list")
+    bad = [u for u in listing.get("unreadable", []) if u["name"] == n]
+    check(len(bad) == 1 and bad[0]["error"] == "not_a_segment" and bad[0].get("file_type") == "fifo",
+          f"a FIFO is listed as not_a_segment, file type fifo: {bad}")
+    rows = [line.split() for line in tool("list").stdout.splitlines() if line.startswith(n + " ")]
+    check(len(rows) == 1 and rows[0][3] == "fifo" and "not_a_segment:" in rows[0],
+          f"human list shows KIND fifo and the error: {rows}")
+    check(tool_json("stat", n, rc=1).get("error") == "not_a_segment", "stat of a FIFO: not_a_segment")
+    tool("remove", n, "--force", rc=1)
+    tool("gc", n, rc=1)
+    check(stat.S_ISFIFO(os.lstat(shm(n)).st_mode), "the FIFO is left where it was")
+
+
 def main():
     try:
         test_usage()
@@ -453,6 +472,7 @@ def main():
         test_list_owner_age_bytes()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
+        test_not_a_segment()
     finally:
         for p in processes:
             if p.poll() is None:

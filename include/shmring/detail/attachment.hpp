@@ -85,7 +85,7 @@ class attachment final : private registrant {
       if (attempt >= 8) throw error(errc::system_error, name, "the new segment kept being removed while creating it");
     }
     at_creation_step(creation_step::admin_locked);
-    auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (ftruncate)
+    auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (posix_fallocate)
     layout::header_snapshot snap;
     std::memcpy(snap.magic, layout_magic, sizeof layout_magic);
     snap.version = layout_version;

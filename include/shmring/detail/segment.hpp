@@ -1,6 +1,13 @@
-// shmring: a named shared-memory segment (Boost.Interprocess shared_memory_object + mapped_region).
+// shmring: a named shared-memory segment: the file /dev/shm/shmring-NAME, opened, reserved and mapped with plain
+// POSIX calls (open, fstat, posix_fallocate, mmap).
 // May touch: the shm object and its mapping, and kernel file locks on it. It knows nothing of rings: it creates,
-// opens, validates names, owners and permissions, maps, locks bytes, and removes.
+// opens, validates names, file types, owners and permissions, reserves memory, maps, locks bytes, and removes.
+//
+// Why not Boost.Interprocess (used here until issue 12): shared_memory_object opens by name with flags of its own,
+// so it cannot pass O_NONBLOCK (opening a FIFO planted under a segment's name blocked forever) nor let us fstat
+// the object before it is used, and it sizes with ftruncate only. On Linux shm_open(3) is open(2) of
+// /dev/shm/NAME with O_NOFOLLOW | O_CLOEXEC added (glibc; musl adds O_NONBLOCK too), so this file calls open(2)
+// on that path itself, with exactly the flags it needs; the objects are the same ones shm_open names "/shmring-N".
 //
 // Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
 // "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
@@ -12,21 +19,25 @@
 #include <shmring/detail/proc.hpp>
 #include <shmring/error.hpp>
 
-#include <boost/interprocess/exceptions.hpp>
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
-
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 namespace shmring {
@@ -49,8 +60,8 @@ inline void validate_name(std::string_view name) {
   }
 }
 
-/// The shm object name of a user name, after `lead`: "shmring-" + name for Boost, "/" for shm_unlink(), "/dev/shm/"
-/// for stat(). Built by appending: gcc 12 at -O3 reports a bogus -Wrestrict for "literal" + std::string&& (GCC bug
+/// The shm object name of a user name, after `lead`: "/" for shm_open()/shm_unlink(), "/dev/shm/" for the file
+/// that segment opens, stats and unlinks. Built by appending: gcc 12 at -O3 reports a bogus -Wrestrict for "literal" + std::string&& (GCC bug
 /// 105651) in every program that includes this header.
 inline std::string object_name(std::string_view name, std::string_view lead = {}) {
   std::string s;
@@ -66,8 +77,8 @@ namespace detail {
 /// The steps of creating a segment, in order (segment::create, then endpoint::create). Until the last one the
 /// header's ready word is 0, so an opener refuses the segment (errc::not_ready) and a later create reclaims it.
 enum class creation_step : std::uint8_t {
-  object_created,  ///< shm_open(O_CREAT|O_EXCL) succeeded, mode 0600, size 0
-  sized,           ///< ftruncate done: the memory is zero, nothing written
+  object_created,  ///< open(O_CREAT|O_EXCL) succeeded, mode 0600, size 0
+  sized,           ///< posix_fallocate done: every page reserved, the memory is zero, nothing written
   mapped,          ///< mapped read-write, nothing written
   admin_locked,    ///< the creator holds the admin lock; the header is still zero
   header_written,  ///< every header field written; ready still 0
@@ -86,71 +97,75 @@ class segment {
   enum class access : std::uint8_t { read_write, read_only };
 
   /// Creates the segment exclusively (errc::already_exists if the name is taken), mode 0600 whatever the umask,
-  /// sized to size bytes and mapped read-write. The new memory is zero.
+  /// with all of its size bytes reserved (posix_fallocate) and mapped read-write. The new memory is zero.
+  /// errc::no_space, leaving nothing behind, when the system cannot hold it: /dev/shm has fewer bytes free, the
+  /// size exceeds RLIMIT_FSIZE (checked first: never SIGXFSZ) or the machine's memory and swap.
   static segment create(std::string_view name, std::uint64_t size) {
     validate_name(name);
     if (!fits_address_space(size))
       throw error(errc::invalid_argument, name,
                   "a segment of " + std::to_string(size) + " bytes cannot be mapped by this (32-bit) process");
-    namespace bip = boost::interprocess;
-    const std::string obj = object_name(name);
+    if (size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
+      throw error(errc::invalid_argument, name,
+                  "a segment of " + std::to_string(size) + " bytes is larger than this build's off_t (32-bit " +
+                      "without _FILE_OFFSET_BITS=64)");
+    const std::string path = object_name(name, "/dev/shm/");
     segment s(name);
-    bip::permissions perm;
-    perm.set_permissions(0600);
-    try {
-      s.shm_ = bip::shared_memory_object(bip::create_only, obj.c_str(), bip::read_write, perm);
-    } catch (const bip::interprocess_exception& e) {
-      const int err = e.get_native_error();
-      if (err == EEXIST || e.get_error_code() == bip::already_exists_error)
-        throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
-      throw error(errc::system_error, name, std::string("shm_open(O_CREAT|O_EXCL) failed: ") + e.what(), err);
-    }
-    s.owner_ = true;
-    // Boost fchmods after creating; make sure the umask could not have widened or narrowed it.
-    if (::fchmod(s.fd(), 0600) != 0) {
+    s.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | open_flags, 0600);
+    if (s.fd_ < 0) {
       const int err = errno;
-      s.unlink_now();
-      throw error(errc::system_error, name, "fchmod(0600) failed", err);
+      if (err == EEXIST) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
+      if (err == EACCES || err == EPERM)
+        throw error(errc::permission_denied, name, "this user may not create objects in /dev/shm", err);
+      if (err == ENOSPC || err == EDQUOT)
+        throw error(errc::no_space, name, "/dev/shm has no room for another object (inodes)", err);
+      throw error(errc::system_error, name, "open(" + path + ", O_CREAT|O_EXCL) failed", err);
     }
-    detail::at_creation_step(detail::creation_step::object_created);
     try {
-      s.shm_.truncate(static_cast<bip::offset_t>(size));
+      // The mode asked of open() passed through the umask; make it exactly 0600.
+      if (::fchmod(s.fd_, 0600) != 0) throw error(errc::system_error, name, "fchmod(0600) failed", errno);
+      detail::at_creation_step(detail::creation_step::object_created);
+      s.reserve(size);
       detail::at_creation_step(detail::creation_step::sized);
-      s.region_ = bip::mapped_region(s.shm_, bip::read_write, 0, static_cast<std::size_t>(size));
+      s.map(size);
       detail::at_creation_step(detail::creation_step::mapped);
-    } catch (const bip::interprocess_exception& e) {
-      const int err = e.get_native_error();
-      s.unlink_now();
-      throw error(errc::system_error, name, std::string("sizing or mapping the segment failed: ") + e.what(), err);
+    } catch (...) {
+      (void)s.unlink_if_still_named();  // nothing half-made stays; a name someone else took meanwhile is theirs
+      throw;
     }
-    s.mapped_size_ = size;
     return s;
   }
 
-  /// Opens an existing segment without mapping it (errc::not_found if there is none). read_write also refuses a
-  /// segment owned by another user or writable by group/others (a squatter could have made it).
+  /// Opens an existing segment without mapping it (errc::not_found if there is none). Never blocks and never
+  /// follows a symbolic link (permission_denied); anything but a regular file (a FIFO, a directory, a socket, a
+  /// device) is errc::not_a_segment and is left as it is, unread. read_write also refuses a segment owned by
+  /// another user or writable by group/others (a squatter could have made it).
   static segment open(std::string_view name, access a) {
     validate_name(name);
-    namespace bip = boost::interprocess;
-    const std::string obj = object_name(name);
+    const std::string path = object_name(name, "/dev/shm/");
     segment s(name);
-    try {
-      s.shm_ = bip::shared_memory_object(bip::open_only, obj.c_str(),
-                                         a == access::read_write ? bip::read_write : bip::read_only);
-    } catch (const bip::interprocess_exception& e) {
-      const int err = e.get_native_error();
-      if (err == ENOENT || e.get_error_code() == bip::not_found_error)
-        throw error(errc::not_found, name, "no segment of that name", ENOENT);
-      if (err == EACCES || err == EPERM)
-        throw error(errc::permission_denied, name, "the segment may not be opened", err);
-      if (err == ELOOP)  // shm_open never follows a symlink (O_NOFOLLOW): someone squats the name with one
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a symlink is ELOOP, never its target.
+    s.fd_ = ::open(path.c_str(), (a == access::read_write ? O_RDWR : O_RDONLY) | open_flags);
+    if (s.fd_ < 0) {
+      const int err = errno;
+      if (err == ENOENT) throw error(errc::not_found, name, "no segment of that name", ENOENT);
+      if (err == EACCES || err == EPERM) throw error(errc::permission_denied, name, "the segment may not be opened", err);
+      if (err == ELOOP)  // O_NOFOLLOW: someone squats the name with a symbolic link
         throw error(errc::permission_denied, name, "the name is a symbolic link, not a segment", err);
-      throw error(errc::system_error, name, std::string("shm_open failed: ") + e.what(), err);
+      if (err == EISDIR || err == ENXIO)  // a directory opened for writing; a socket (or a device with no driver)
+        throw error(errc::not_a_segment, name,
+                    path + (err == EISDIR ? " is a directory" : " is a socket or a device") +
+                        ", not a shared-memory segment; left as it is",
+                    err);
+      throw error(errc::system_error, name, "open(" + path + ") failed", err);
     }
     s.access_ = a;
+    struct stat st{};
+    if (::fstat(s.fd_, &st) != 0) throw error(errc::system_error, name, "fstat failed", errno);
+    if (!S_ISREG(st.st_mode))
+      throw error(errc::not_a_segment, name,
+                  path + " is " + file_type(st.st_mode) + ", not a shared-memory segment; left as it is");
     if (a == access::read_write) {
-      struct stat st{};
-      if (::fstat(s.fd(), &st) != 0) throw error(errc::system_error, name, "fstat failed", errno);
       if (st.st_uid != ::geteuid())
         throw error(errc::permission_denied, name,
                     "the segment is owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
@@ -170,18 +185,53 @@ class segment {
       return true;
   }
 
-  /// Removes the name (the memory lives on while mapped). False when there was no such segment.
+  /// Removes the name (the memory lives on while mapped). False when there was no such segment. Removes
+  /// segments only: anything but a regular file is errc::not_a_segment (a symbolic link permission_denied) and
+  /// stays; another user's segment is permission_denied (/dev/shm is sticky: only its owner may remove it).
   static bool remove(std::string_view name) {
     validate_name(name);
-    const std::string obj = object_name(name, "/");
-    if (::shm_unlink(obj.c_str()) == 0) return true;
-    if (errno == ENOENT) return false;
-    throw error(errc::system_error, name, "shm_unlink failed", errno);
+    const std::string path = object_name(name, "/dev/shm/");
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return false;
+      throw error(errc::system_error, name, "lstat(" + path + ") failed", errno);
+    }
+    // Only the entry's owner can unlink or replace it in the sticky /dev/shm, so what lstat saw is what goes.
+    if (S_ISLNK(st.st_mode))
+      throw error(errc::permission_denied, name, "the name is a symbolic link, not a segment; left as it is");
+    if (!S_ISREG(st.st_mode))
+      throw error(errc::not_a_segment, name,
+                  path + " is " + file_type(st.st_mode) + ", not a shared-memory segment; left as it is");
+    if (::unlink(path.c_str()) == 0) return true;
+    const int err = errno;
+    if (err == ENOENT) return false;
+    if (err == EACCES || err == EPERM)
+      throw error(errc::permission_denied, name,
+                  "the segment is owned by uid " + std::to_string(st.st_uid) +
+                      "; only its owner may remove it (/dev/shm is sticky)",
+                  err);
+    throw error(errc::system_error, name, "unlink(" + path + ") failed", err);
   }
 
-  segment(segment&&) noexcept = default;
-  segment& operator=(segment&&) noexcept = default;
-  ~segment() = default;  // unmaps and closes; the kernel drops this description's locks
+  segment(segment&& o) noexcept
+      : name_(std::move(o.name_)), path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)),
+        map_(std::exchange(o.map_, nullptr)),
+        mapped_size_(std::exchange(o.mapped_size_, 0)), access_(o.access_) {}
+  segment& operator=(segment&& o) noexcept {
+    if (this != &o) {
+      release();
+      name_ = std::move(o.name_);
+      path_ = std::move(o.path_);
+      fd_ = std::exchange(o.fd_, -1);
+      map_ = std::exchange(o.map_, nullptr);
+      mapped_size_ = std::exchange(o.mapped_size_, 0);
+      access_ = o.access_;
+    }
+    return *this;
+  }
+  segment(const segment&) = delete;
+  segment& operator=(const segment&) = delete;
+  ~segment() { release(); }  // unmaps and closes; the kernel drops this description's locks
 
   /// The segment's current size in bytes, as the kernel sees it.
   [[nodiscard]] std::uint64_t real_size() const {
@@ -190,31 +240,30 @@ class segment {
     return static_cast<std::uint64_t>(st.st_size);
   }
 
-  /// Maps the first size bytes (size <= real_size()). Replaces any earlier mapping.
+  /// Maps the first size bytes (size <= real_size()). Replaces any earlier mapping (kept if this one fails).
   void map(std::uint64_t size) {
-    namespace bip = boost::interprocess;
     // A 32-bit process must not truncate a 64-bit size to size_t and then index past its smaller mapping.
     if (!fits_address_space(size))
       throw error(errc::layout_mismatch, name_,
                   "the segment declares " + std::to_string(size) + " bytes, more than this (32-bit) process can map");
-    try {
-      region_ = bip::mapped_region(shm_, access_ == access::read_write ? bip::read_write : bip::read_only, 0,
-                                   static_cast<std::size_t>(size));
-    } catch (const bip::interprocess_exception& e) {
-      throw error(errc::system_error, name_, std::string("mapping the segment failed: ") + e.what(),
-                  e.get_native_error());
-    }
+    if (size == 0) throw error(errc::invalid_argument, name_, "a mapping of 0 bytes");
+    const int prot = access_ == access::read_write ? PROT_READ | PROT_WRITE : PROT_READ;
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(size), prot, MAP_SHARED, fd(), 0);
+    if (p == MAP_FAILED)
+      throw error(errc::system_error, name_, "mmap of " + std::to_string(size) + " bytes failed", errno);
+    unmap();
+    map_ = p;
     mapped_size_ = size;
   }
 
   /// The mapping.
-  [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(region_.get_address()); }
+  [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(map_); }
   /// Bytes mapped.
   [[nodiscard]] std::uint64_t mapped_size() const noexcept { return mapped_size_; }
   /// The user name.
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// The descriptor of the shm object.
-  [[nodiscard]] int fd() const noexcept { return static_cast<int>(shm_.get_mapping_handle().handle); }
+  [[nodiscard]] int fd() const noexcept { return fd_; }
 
   /// Takes an exclusive lock on byte b without blocking. False if another description holds it.
   [[nodiscard]] bool try_lock(lock_byte b) const noexcept { return lock_op(b, F_WRLCK, F_OFD_SETLK) == 0; }
@@ -243,43 +292,120 @@ class segment {
     return fl.l_type != F_UNLCK;
   }
 
-  /// True when the name still refers to this object (nobody removed it and created another since).
-  /// Async-signal-safe: no allocation (the path was built at construction).
+  /// True when the name still refers to this object (nobody removed it and created another since, nor put
+  /// something else, a symbolic link included, in its place). Async-signal-safe: no allocation (the path was
+  /// built at construction).
   [[nodiscard]] bool still_named() const noexcept {
     struct stat mine{}, named{};
     if (::fstat(fd(), &mine) != 0) return false;
-    if (::stat(path_.c_str(), &named) != 0) return false;
+    if (::lstat(path_.c_str(), &named) != 0) return false;
     return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino;
   }
 
   /// Removes the name if it still refers to this object. Used to retire a drained segment. Async-signal-safe.
   bool unlink_if_still_named() const noexcept {
     if (!still_named()) return false;
-    return ::shm_unlink(unlink_name_.c_str()) == 0;
+    return ::unlink(path_.c_str()) == 0;
   }
 
-  /// Removes the name unconditionally (creation failed half-way).
-  void unlink_now() const noexcept { (void)::shm_unlink(unlink_name_.c_str()); }
+  /// Removes the name unconditionally.
+  void unlink_now() const noexcept { (void)::unlink(path_.c_str()); }
 
   /// In a fork child: drops every reference this process holds to the object's open file description, which it
   /// shares with the parent (and with it the parent's OFD locks, which would otherwise outlive the parent). The
-  /// mapping is replaced by private zero memory of the same size (so a stray access is harmless) and the
-  /// descriptor made to refer to /dev/null (so the destructor closes an fd that is still ours). Touches nothing
-  /// of the object itself. Async-signal-safe (mmap, open, dup3, close).
+  /// mapping is replaced by private zero memory of the same size (so a stray access is harmless; the destructor
+  /// unmaps it) and the descriptor is closed. Touches nothing of the object itself. Async-signal-safe (mmap,
+  /// close).
   void abandon_after_fork() noexcept {
-    if (mapped_size_ != 0 && data() != nullptr)
-      (void)::mmap(data(), static_cast<std::size_t>(mapped_size_), PROT_READ | PROT_WRITE,
+    if (map_ != nullptr && mapped_size_ != 0)
+      (void)::mmap(map_, static_cast<std::size_t>(mapped_size_), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    const int nul = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (nul >= 0) {
-      (void)::dup3(nul, fd(), O_CLOEXEC);
-      ::close(nul);
-    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
 
  private:
-  explicit segment(std::string_view name)
-      : name_(name), path_(object_name(name, "/dev/shm/")), unlink_name_(object_name(name, "/")) {}
+  // Every open of the object: never wait on a FIFO, never follow a symlink, never leak into an exec'd program,
+  // never make a terminal planted under the name our controlling terminal.
+  static constexpr int open_flags = O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  // posix_fallocate in steps of this many bytes; the modification time is refreshed after each (see reserve).
+  static constexpr std::uint64_t reserve_step = std::uint64_t{256} << 20;
+
+  explicit segment(std::string_view name) : name_(name), path_(object_name(name, "/dev/shm/")) {}
+
+  static std::string file_type(mode_t m) {
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISSOCK(m)) return "a socket";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISLNK(m)) return "a symbolic link";
+    return "not a regular file";
+  }
+
+  /// Bytes free for this object's file system (statvfs), or nullopt when it does not say (a tmpfs mounted
+  /// without a size limit reports 0 blocks).
+  std::optional<std::uint64_t> bytes_free() const {
+    struct statvfs v{};
+    if (::fstatvfs(fd_, &v) != 0 || v.f_blocks == 0) return std::nullopt;
+    return static_cast<std::uint64_t>(v.f_bavail) * static_cast<std::uint64_t>(v.f_frsize);
+  }
+
+  [[noreturn]] void throw_no_space(std::uint64_t size, int err) const {
+    const auto free = bytes_free();
+    throw error(errc::no_space, name_,
+                "the segment needs " + std::to_string(size) + " bytes; /dev/shm has " +
+                    (free ? std::to_string(*free) : std::string("an unknown number of")) + " bytes free (statvfs)",
+                err);
+  }
+
+  /// Gives the new (empty) object its size with every page allocated, so that no later access to the mapping
+  /// can fault for want of memory (ftruncate alone promises pages that a full tmpfs then refuses: SIGBUS).
+  void reserve(std::uint64_t size) {
+    // Growing a file past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process: check first.
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && size > rl.rlim_cur)
+      throw error(errc::no_space, name_,
+                  "the segment needs " + std::to_string(size) + " bytes, more than this process's file-size limit " +
+                      "(RLIMIT_FSIZE, ulimit -f) of " + std::to_string(static_cast<std::uint64_t>(rl.rlim_cur)) +
+                      " bytes");
+    if (const auto free = bytes_free(); free && size > *free) throw_no_space(size, ENOSPC);
+    // A tmpfs holds its pages in memory and swap; more than the machine has can never be reserved (and must not
+    // be tried on a tmpfs mounted without a size limit, where fallocate would run the machine out of memory).
+    struct statfs fs{};
+    struct sysinfo si{};
+    if (::fstatfs(fd_, &fs) == 0 && fs.f_type == TMPFS_MAGIC && ::sysinfo(&si) == 0) {
+      const std::uint64_t memory = (static_cast<std::uint64_t>(si.totalram) + si.totalswap) * si.mem_unit;
+      if (size > memory)
+        throw error(errc::no_space, name_,
+                    "the segment needs " + std::to_string(size) + " bytes, more than this machine's memory and swap (" +
+                        std::to_string(memory) + " bytes); /dev/shm is a tmpfs");
+    }
+    // In steps, refreshing the modification time after each: until its header is ready a segment counts as
+    // abandoned once unmodified for stale_setup_grace (stale.hpp), and reserving gigabytes takes a while.
+    for (std::uint64_t done = 0; done < size;) {
+      const std::uint64_t n = std::min(reserve_step, size - done);
+      int rc = 0;
+      do rc = ::posix_fallocate(fd_, static_cast<off_t>(done), static_cast<off_t>(n));
+      while (rc == EINTR);
+      if (rc == ENOSPC || rc == ENOMEM || rc == EDQUOT || rc == EFBIG) throw_no_space(size, rc);
+      if (rc != 0) throw error(errc::system_error, name_, "posix_fallocate failed", rc);
+      done += n;
+      (void)::futimens(fd_, nullptr);
+    }
+  }
+
+  void unmap() noexcept {
+    if (map_ != nullptr) ::munmap(map_, static_cast<std::size_t>(mapped_size_));
+    map_ = nullptr;
+    mapped_size_ = 0;
+  }
+
+  void release() noexcept {
+    unmap();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
 
   int lock_op(lock_byte b, short type, int cmd) const noexcept {
     struct flock fl{};
@@ -291,13 +417,11 @@ class segment {
   }
 
   std::string name_;
-  std::string path_;         // "/dev/shm/shmring-<name>", for stat()
-  std::string unlink_name_;  // "/shmring-<name>", for shm_unlink()
-  boost::interprocess::shared_memory_object shm_;
-  boost::interprocess::mapped_region region_;
+  std::string path_;  // "/dev/shm/shmring-<name>": built once, so unlink and stat need no allocation
+  int fd_ = -1;
+  void* map_ = nullptr;
   std::uint64_t mapped_size_ = 0;
   access access_ = access::read_write;
-  bool owner_ = false;
 };
 
 }  // namespace shmring

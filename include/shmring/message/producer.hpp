@@ -34,7 +34,7 @@ namespace shmring {
 class message_producer {
  public:
   /// Creates the segment name with a data area of capacity bytes (a power of two, at least 128) and attaches as
-  /// its producer. Throws shmring::error (already_exists, invalid_name, invalid_argument, ...).
+  /// its producer. Throws shmring::error (already_exists, invalid_name, invalid_argument, no_space, ...).
   static message_producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
     detail::check_message_create(name, capacity, o);
     return message_producer(detail::attachment::create(name, side::producer, detail::message_expectation(capacity), o));
