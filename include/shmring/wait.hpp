@@ -30,11 +30,17 @@
 #include <shmring/config.hpp>
 #include <shmring/layout/header.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <ratio>
 #include <string_view>
+#include <type_traits>
 
 #include <sched.h>
 #include <time.h>
@@ -63,9 +69,11 @@ enum class wait_policy : std::uint8_t {
 struct wait_options {
   wait_policy policy = wait_policy::sleep;
   std::uint32_t spin_iterations = 4096;  ///< polls with a CPU pause before yielding: 100 us measured on the
-                                         ///< reference AMD EPYC (24 ns a pause); a pause is 10-140 cycles by CPU
+                                         ///< reference AMD EPYC (24 ns a pause); a pause is 10-140 cycles by CPU.
+                                         ///< A timed wait still ends at its deadline, whatever this is.
   std::uint32_t yield_iterations = 16;   ///< sched_yield polls before sleeping (sleep policy)
-  /// How often a waiting call checks that the peer is still alive (and the longest single futex sleep).
+  /// How often a waiting call checks that the peer is still alive (and the longest single futex sleep). Zero or
+  /// less means the default; nanoseconds::max() checks once per wait (saturated, never wrapped into the past).
   std::chrono::nanoseconds liveness_interval = std::chrono::milliseconds(20);
 };
 
@@ -84,11 +92,59 @@ constexpr std::string_view to_string(peer_state s) noexcept {
 }
 
 namespace detail {
-/// now + d on the steady clock, saturated at time_point::max() (a deadline never wraps into the past).
+/// Any duration as nanoseconds, saturated (STYLE.md lesson 14): negative, zero or NaN gives zero ("don't wait"),
+/// anything beyond nanoseconds::max() (hours::max(), 1000 years, +inf) gives nanoseconds::max(). A plain
+/// duration_cast overflows silently there: hours::max() became a negative (or arbitrary) count.
+template <class Rep, class Period>
+  requires std::is_arithmetic_v<Rep>
+constexpr std::chrono::nanoseconds saturated_ns(std::chrono::duration<Rep, Period> d) noexcept {
+  using ns = std::chrono::nanoseconds;
+  using per_tick = std::ratio_divide<Period, std::nano>;  // nanoseconds per tick: num / den (reduced)
+  constexpr auto max = static_cast<std::uintmax_t>(std::numeric_limits<ns::rep>::max());
+  constexpr auto num = static_cast<std::uintmax_t>(per_tick::num);
+  constexpr auto den = static_cast<std::uintmax_t>(per_tick::den);
+  const Rep c = d.count();
+  if constexpr (std::is_floating_point_v<Rep>) {
+    const long double v = static_cast<long double>(c) * per_tick::num / per_tick::den;
+    if (!(v > 0)) return ns::zero();  // negative, zero or NaN
+    if (v >= static_cast<long double>(max)) return ns::max();
+    return ns(static_cast<ns::rep>(v));
+  } else {
+    if (!(c > Rep{0})) return ns::zero();
+    const auto u = static_cast<std::uintmax_t>(c);
+    const std::uintmax_t whole = u / den;  // whole multiples of den ticks: whole * num nanoseconds
+    if (whole > max / num) return ns::max();
+    std::uintmax_t part = 0;  // the remaining u % den ticks, < num nanoseconds
+    if constexpr (den == 1)
+      part = 0;
+    else if constexpr (num <= std::numeric_limits<std::uintmax_t>::max() / den)
+      part = (u % den) * num / den;
+    else
+      part = static_cast<std::uintmax_t>(static_cast<long double>(u % den) * per_tick::num / per_tick::den);
+    const std::uintmax_t total = whole * num;
+    if (part > max - total) return ns::max();
+    return ns(static_cast<ns::rep>(total + part));
+  }
+}
+
+/// t + d, saturated at time_point::max() (a deadline never wraps into the past); d <= 0 gives t.
+inline std::chrono::steady_clock::time_point saturating_add(std::chrono::steady_clock::time_point t,
+                                                            std::chrono::nanoseconds d) noexcept {
+  using clock = std::chrono::steady_clock;
+  if (d <= std::chrono::nanoseconds::zero()) return t;
+  // t before the epoch cannot overflow by adding at most nanoseconds::max(); after it, max - t is exact.
+  if (t.time_since_epoch() > clock::duration::zero() && d >= clock::time_point::max() - t) return clock::time_point::max();
+  return t + d;
+}
+
+/// now + d on the steady clock, saturated at time_point::max(); d <= 0 gives now (a deadline already reached).
 inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) noexcept {
-  const auto now = std::chrono::steady_clock::now();
-  const auto max = std::chrono::steady_clock::time_point::max();
-  return d >= max - now ? max : now + d;
+  return saturating_add(std::chrono::steady_clock::now(), d);
+}
+/// now + d for any duration, converted with saturation (saturated_ns) first.
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  return deadline_after(saturated_ns(d));
 }
 }  // namespace detail
 
@@ -166,6 +222,10 @@ template <class Poll, class Peer>
 SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_line& w, layout::stats_line& stats,
                                         const wait_options& o, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
+  // A timed wait reads the clock every 64 polls of its spin and yield phases too, so that no spin_iterations or
+  // yield_iterations outlasts its deadline (2^31 pauses took minutes). An untimed one never reads it there.
+  const bool timed = deadline != clock::time_point::max();
+  const auto expired = [&](std::uint32_t i) { return timed && (i & 63) == 63 && clock::now() >= deadline; };
   for (std::uint32_t i = 0; i < o.spin_iterations; ++i) {
     // Pause first: the caller has just found nothing, and polling again at once only pulls the peer's index
     // line away from the peer that is about to write it.
@@ -173,6 +233,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     const poll_result r = poll();
     if (r == poll_result::ready) return wait_status::ready;
     if (r == poll_result::corrupted) return wait_status::corrupted;
+    if (SHMRING_UNLIKELY(expired(i))) return wait_status::timeout;
   }
   clock::time_point next_liveness = clock::now();
   const auto interval = o.liveness_interval > std::chrono::nanoseconds::zero() ? o.liveness_interval
@@ -184,6 +245,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
       const poll_result r = poll();
       if (r == poll_result::ready) return wait_status::ready;
       if (r == poll_result::corrupted) return wait_status::corrupted;
+      if (SHMRING_UNLIKELY(expired(i))) return wait_status::timeout;
       if (o.policy == wait_policy::spin)
         detail::cpu_relax();
       else
@@ -198,7 +260,9 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
         if (r == poll_result::ready) return wait_status::ready;
         return r == poll_result::corrupted ? wait_status::corrupted : wait_status::peer_dead;
       }
-      next_liveness = now + interval;
+      // Saturated: nanoseconds::max() as the interval wrapped now + interval into the past (a liveness check on
+      // every round, and a sleep computed from the wrapped value).
+      next_liveness = detail::saturating_add(now, interval);
     }
     if (o.policy != wait_policy::sleep) continue;
 

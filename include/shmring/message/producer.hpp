@@ -88,8 +88,10 @@ class message_producer {
   }
 
   /// Producer thread only. As send(), waiting at most d: false on timeout, and then the message is not delivered
-  /// (fragments already published are dropped by the consumer). Throws as send() does.
-  [[nodiscard]] bool send_for(std::span<const std::byte> payload, std::chrono::nanoseconds d,
+  /// (fragments already published are dropped by the consumer). d is any duration, saturated (hours::max() waits
+  /// for ever, a negative one not at all). Throws as send() does.
+  template <class Rep, class Period>
+  [[nodiscard]] bool send_for(std::span<const std::byte> payload, std::chrono::duration<Rep, Period> d,
                               message_type t = message_type::data, message_flags f = message_flags::none) {
     if (SHMRING_LIKELY(try_send_fast(payload, t, f))) return true;
     return send_slow(payload, t, f, detail::deadline_after(d));
@@ -126,8 +128,9 @@ class message_producer {
     return *r;  // never empty: reserve_until waits without a deadline or throws
   }
 
-  /// Producer thread only. As reserve(), waiting at most d; nothing on timeout.
-  [[nodiscard]] std::optional<std::span<std::byte>> reserve_for(std::size_t n, std::chrono::nanoseconds d) {
+  /// Producer thread only. As reserve(), waiting at most d (any duration, saturated); nothing on timeout.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<std::span<std::byte>> reserve_for(std::size_t n, std::chrono::duration<Rep, Period> d) {
     return reserve_until(n, detail::deadline_after(d));
   }
 
