@@ -161,12 +161,65 @@ inline void cpu_relax() noexcept {
 inline constexpr std::chrono::nanoseconds fallback_sleep = std::chrono::microseconds(500);
 
 #if SHMRING_HAVE_FUTEX
+// The futex timeout in the layout the kernel reads, never the C library's timespec: on a 32-bit ABI built with
+// _TIME_BITS=64 (Debian armhf's default, or -m32 -D_TIME_BITS=64) glibc's timespec has a 64-bit tv_sec, while
+// SYS_futex there reads a __kernel_old_timespec of two 32-bit longs: 20 ms became {0 s, 0 ns} (tv_nsec read from
+// the upper half of tv_sec), so every sleep returned at once and the sleep policy spun.
+#if defined(SYS_futex_time64)
+// A 32-bit ABI with the 64-bit time system calls (Linux 5.1): SYS_futex_time64 reads a __kernel_timespec.
+// Kernels without it (ENOSYS) get SYS_futex with its __kernel_old_timespec.
+inline constexpr long futex_syscall = SYS_futex_time64;
+struct futex_old_timespec {  // __kernel_old_timespec of a 32-bit ABI
+  std::int32_t tv_sec;
+  std::int32_t tv_nsec;
+};
+static_assert(sizeof(futex_old_timespec) == 8 && offsetof(futex_old_timespec, tv_nsec) == 4);
+/// The timeout futex_syscall reads: __kernel_timespec, 64-bit seconds and 64-bit nanoseconds.
+struct futex_timespec {
+  std::int64_t tv_sec;
+  std::int64_t tv_nsec;
+};
+#elif defined(__LP64__) || (defined(__x86_64__) && defined(__ILP32__))
+// 64-bit ABIs and x32: SYS_futex reads a __kernel_timespec, 64-bit seconds and 64-bit nanoseconds.
+inline constexpr long futex_syscall = SYS_futex;
+struct futex_timespec {
+  std::int64_t tv_sec;
+  std::int64_t tv_nsec;
+};
+#else
+// A 32-bit ABI whose kernel headers predate SYS_futex_time64: SYS_futex reads a __kernel_old_timespec.
+inline constexpr long futex_syscall = SYS_futex;
+struct futex_timespec {
+  long tv_sec;
+  long tv_nsec;
+};
+#endif
+static_assert(sizeof(futex_timespec) == 2 * sizeof(futex_timespec::tv_sec) &&
+              offsetof(futex_timespec, tv_nsec) == sizeof(futex_timespec::tv_sec));
+
+/// A relative timeout as the kernel reads it (negative gives zero; seconds saturate at the field's maximum).
+constexpr futex_timespec to_futex_timespec(std::chrono::nanoseconds t) noexcept {
+  using sec_t = decltype(futex_timespec::tv_sec);
+  const std::int64_t n = t.count() > 0 ? static_cast<std::int64_t>(t.count()) : 0;
+  const std::int64_t sec = std::min<std::int64_t>(n / 1'000'000'000, std::numeric_limits<sec_t>::max());
+  return {static_cast<sec_t>(sec), static_cast<decltype(futex_timespec::tv_nsec)>(n % 1'000'000'000)};
+}
+
+/// FUTEX_WAIT on word while it holds expected, for at most timeout: 0 when woken, -1 with errno (ETIMEDOUT,
+/// EAGAIN when the word differs, EINTR).
 inline long futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::chrono::nanoseconds timeout) noexcept {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+  const futex_timespec ts = to_futex_timespec(timeout);
   // FUTEX_WAIT without FUTEX_PRIVATE_FLAG: the word is in a MAP_SHARED mapping used by several processes.
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+  auto* const w = reinterpret_cast<std::uint32_t*>(word);
+  const long r = ::syscall(futex_syscall, w, FUTEX_WAIT, expected, &ts, nullptr, 0);
+#if defined(SYS_futex_time64)
+  if (r == -1 && errno == ENOSYS) {
+    const futex_old_timespec old{static_cast<std::int32_t>(std::min<std::int64_t>(ts.tv_sec, INT32_MAX)),
+                                 static_cast<std::int32_t>(ts.tv_nsec)};
+    return ::syscall(SYS_futex, w, FUTEX_WAIT, expected, &old, nullptr, 0);
+  }
+#endif
+  return r;
 }
 
 inline long futex_wake(std::atomic<std::uint32_t>* word) noexcept {
