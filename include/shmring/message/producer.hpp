@@ -61,9 +61,12 @@ class message_producer {
   // ------------------------------------------------------------------------------------------ copying sends
 
   /// Producer thread only. Wait-free, no allocation. Sends the whole message (fragmented if it is larger than
-  /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit (a message
-  /// larger than the capacity never does: use send()), is over max_message_size, a reservation is open, or the
-  /// ring is corrupted (see corrupted()). Wakes a sleeping consumer.
+  /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit, a reservation
+  /// is open, the ring is corrupted (see corrupted()), or the message is over max_try_send(). A message of at most
+  /// max_try_send() bytes always fits once the ring has drained, wherever its head is, so retrying it is sound;
+  /// one over max_try_send() is refused every time (not counted as a stall): a retry loop tells the two apart by
+  /// payload.size() > max_try_send() (and corrupted()), and sends such a message with send(). Wakes a sleeping
+  /// consumer.
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
@@ -72,6 +75,7 @@ class message_producer {
       count(payload.size());
       return true;
     }
+    if (payload.size() > writer_.max_try()) return false;  // never fits whole: not a stall, retrying won't help
     detail::bump(stats_->stalls);
     if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
     return false;
@@ -153,6 +157,10 @@ class message_producer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return writer_.capacity(); }
   /// Anyone. The largest payload of one record: of a reservation, and of a message sent without fragmenting.
   [[nodiscard]] std::uint64_t max_record_payload() const noexcept { return writer_.max_payload(); }
+  /// Anyone. The largest message try_send() sends: capacity() - 96 (three record headers), at most
+  /// max_message_size. It fits into a drained ring from any head position; a larger message may never fit whole
+  /// (try_send() refuses it every time), and send() streams it fragment by fragment.
+  [[nodiscard]] std::uint64_t max_try_send() const noexcept { return writer_.max_try(); }
   /// Anyone. The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Producer thread. Whether the consumer is attached and alive, absent, or dead (a system call).
