@@ -15,6 +15,14 @@ target_include_directories(wait_peer_death_test PRIVATE ${SHMRING_WAIT_DIR})
 shmring_test(wait_message_test SOURCES wait/message_wait_test.cpp LABELS ipc stress TIMEOUT 240)
 target_include_directories(wait_message_test PRIVATE ${SHMRING_WAIT_DIR})
 
+# Durations saturate and timed waits end at their deadline (issue 12). The spin_iterations test has no other
+# hang guard than this TIMEOUT: before the fix its 2^32 - 1 polls ran for minutes past a 1 ms deadline.
+shmring_test(wait_duration_test SOURCES wait/duration_test.cpp LABELS ipc TIMEOUT 60)
+target_include_directories(wait_duration_test PRIVATE ${SHMRING_WAIT_DIR})
+# try_send of at most max_try_send() bytes into an empty ring succeeds from every head offset (issue 12).
+shmring_test(wait_try_send_test SOURCES wait/try_send_test.cpp LABELS ipc TIMEOUT 120)
+target_include_directories(wait_try_send_test PRIVATE ${SHMRING_WAIT_DIR})
+
 # The scanning remove_stale() judges every shmring segment of this user, and other tests make segments that
 # look abandoned on purpose: run these alone.
 add_executable(wait_stale_test wait/stale_test.cpp)
