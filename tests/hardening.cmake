@@ -41,6 +41,7 @@ set(gcc_peer "")
 set(clang_peer "")
 set(gcc32_peer "")
 set(gcc32_nolfs_peer "")
+set(gcc32_time64_peer "")
 if(SHMRING_GXX)
   shmring_cross_peer(cross_peer_gcc ${SHMRING_GXX})
   set(gcc_peer ${CMAKE_CURRENT_BINARY_DIR}/cross_peer_gcc)
@@ -60,6 +61,26 @@ if(SHMRING_GXX)
     shmring_cross_peer(cross_peer_gcc32_nolfs ${SHMRING_GXX} -m32)
     set(gcc32_peer ${CMAKE_CURRENT_BINARY_DIR}/cross_peer_gcc32)
     set(gcc32_nolfs_peer ${CMAKE_CURRENT_BINARY_DIR}/cross_peer_gcc32_nolfs)
+    # A 64-bit time_t on i386 (glibc 2.34+; Debian armhf's default ABI): the futex timeout must be passed in the
+    # kernel's layout, not the C library's (issue 12; the peer's futex-check). Probed once: older glibc ignores
+    # _TIME_BITS, and the peer's static_assert would then fail the build instead of skipping.
+    if(NOT DEFINED SHMRING_GXX_M32_TIME64_WORKS)
+      file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/m32_time64_probe.cpp
+           "#include <time.h>\nstatic_assert(sizeof(time_t) == 8);\nint main() { return 0; }\n")
+      execute_process(COMMAND ${SHMRING_GXX} -m32 -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64
+                              ${CMAKE_CURRENT_BINARY_DIR}/m32_time64_probe.cpp -o ${CMAKE_CURRENT_BINARY_DIR}/m32_time64_probe
+                      RESULT_VARIABLE t64_rc OUTPUT_QUIET ERROR_QUIET)
+      if(t64_rc EQUAL 0)
+        set(SHMRING_GXX_M32_TIME64_WORKS ON CACHE INTERNAL "g++ -m32 -D_TIME_BITS=64 works")
+      else()
+        set(SHMRING_GXX_M32_TIME64_WORKS OFF CACHE INTERNAL "g++ -m32 -D_TIME_BITS=64 works")
+      endif()
+    endif()
+    if(SHMRING_GXX_M32_TIME64_WORKS)
+      shmring_cross_peer(cross_peer_gcc32_time64 ${SHMRING_GXX} -m32 -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64
+                         -DSHMRING_EXPECT_TIME64)
+      set(gcc32_time64_peer ${CMAKE_CURRENT_BINARY_DIR}/cross_peer_gcc32_time64)
+    endif()
   endif()
 endif()
 if(SHMRING_CLANGXX)
@@ -69,7 +90,8 @@ endif()
 add_custom_target(hardening_cross_peers ALL DEPENDS ${cross_peers})
 add_test(NAME hardening_cross_build
          COMMAND ${CMAKE_COMMAND} -DGCC_PEER=${gcc_peer} -DCLANG_PEER=${clang_peer} -DGCC32_PEER=${gcc32_peer}
-                 -DGCC32_NOLFS_PEER=${gcc32_nolfs_peer} -DCLANGXX=${SHMRING_CLANGXX}
+                 -DGCC32_NOLFS_PEER=${gcc32_nolfs_peer} -DGCC32_TIME64_PEER=${gcc32_time64_peer}
+                 -DCLANGXX=${SHMRING_CLANGXX}
                  -DINCLUDE_DIR=${PROJECT_SOURCE_DIR}/include -DPEER_SOURCE=${cross_src}
                  -P ${CMAKE_CURRENT_SOURCE_DIR}/hardening/cross/run.cmake)
 set_tests_properties(hardening_cross_build PROPERTIES LABELS hardening TIMEOUT 600
