@@ -64,9 +64,9 @@ class message_producer {
   /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit, a reservation
   /// is open, the ring is corrupted (see corrupted()), or the message is over max_try_send(). A message of at most
   /// max_try_send() bytes always fits once the ring has drained, wherever its head is, so retrying it is sound;
-  /// one over max_try_send() is refused every time (not counted as a stall): a retry loop tells the two apart by
-  /// payload.size() > max_try_send() (and corrupted()), and sends such a message with send(). Wakes a sleeping
-  /// consumer.
+  /// one over max_try_send() is refused every time (counted as a stall, as before): a retry loop tells the two
+  /// apart by payload.size() > max_try_send() (and corrupted()), and sends such a message with send(). Wakes a
+  /// sleeping consumer.
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
@@ -75,7 +75,6 @@ class message_producer {
       count(payload.size());
       return true;
     }
-    if (payload.size() > writer_.max_try()) return false;  // never fits whole: not a stall, retrying won't help
     detail::bump(stats_->stalls);
     if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
     return false;

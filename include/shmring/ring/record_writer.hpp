@@ -72,8 +72,8 @@ class record_writer {
 
   /// Producer side only. Wait-free. Writes the whole message (fragmented if larger than max_payload()) and
   /// publishes it with one index store, or writes nothing and returns false when it does not fit in the free
-  /// space now, is over max_try() (never: see max_try_write), a reservation is open, or the ring is corrupted.
-  /// now() is called once, only when the message fits, for the timestamp.
+  /// space now, is over max_try() (then always, see max_try_write), a reservation is open, or the ring is
+  /// corrupted. now() is called once, only when the message fits, for the timestamp.
   template <class Clock>
   [[nodiscard]] bool try_write(std::span<const std::byte> payload, std::uint32_t type, std::uint8_t flags,
                                Clock&& now) noexcept {
