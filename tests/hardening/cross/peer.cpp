@@ -26,7 +26,14 @@
 #include <thread>
 
 #include <linux/futex.h>
+#if __has_include(<linux/time_types.h>)
 #include <linux/time_types.h>
+#else  // kernel headers before 5.1: the kernel's definition, spelled out
+struct __kernel_timespec {
+  long long tv_sec;
+  long long tv_nsec;
+};
+#endif
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
