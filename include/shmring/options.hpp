@@ -17,7 +17,8 @@ struct options {
   /// How waiting calls wait (push, pop, send, receive and their _for forms).
   wait_options wait{};
   /// How long open() waits for a creator that has not finished setting the segment up (errc::not_ready after),
-  /// and how long create() watches a not-ready segment of its name before reclaiming it as abandoned.
+  /// and how long create() watches a not-ready segment of its name before reclaiming it as abandoned. Saturated
+  /// where it meets the clock: nanoseconds::max() waits for ever, zero or less tries once.
   std::chrono::nanoseconds open_timeout = std::chrono::seconds(2);
   /// Keep the segment when both sides have detached and it is empty (default: remove it then).
   bool persistent = false;

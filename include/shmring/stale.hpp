@@ -65,10 +65,15 @@ inline bool setup_grace_over(const segment& seg) {
   if (::fstat(seg.fd(), &st) != 0) throw error(errc::system_error, seg.name(), "fstat failed", errno);
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  const auto ns = [](const timespec& t) {
-    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-  };
-  return ns(now) - ns(st.st_mtim) >= stale_setup_grace;
+  // In whole seconds first: anyone who may write the object may set its mtime to any time, and a year-2445 mtime
+  // converted to nanoseconds overflowed (its age wrapped positive: "stale" at once). An mtime in the future is
+  // not over its grace.
+  const auto sec = [](const timespec& t) { return static_cast<std::int64_t>(t.tv_sec); };
+  if (sec(st.st_mtim) > sec(now)) return false;
+  const std::uint64_t whole = static_cast<std::uint64_t>(sec(now)) - static_cast<std::uint64_t>(sec(st.st_mtim));
+  const auto grace = static_cast<std::uint64_t>(stale_setup_grace.count());
+  if (whole != grace) return whole > grace;
+  return now.tv_nsec >= st.st_mtim.tv_nsec;  // exactly `grace` whole seconds apart: the nanoseconds decide
 }
 
 /// The verdict on a segment whose admin lock the caller holds. Reads only the ready word and the two attach

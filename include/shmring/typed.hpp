@@ -106,8 +106,10 @@ class producer {
     if (!push_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
   }
 
-  /// Pushes v, waiting at most d while the ring is full. False on timeout; throws as push() does.
-  [[nodiscard]] bool push_for(const T& v, std::chrono::nanoseconds d) {
+  /// Pushes v, waiting at most d (any duration, saturated: hours::max() waits for ever, a negative one not at
+  /// all) while the ring is full. False on timeout; throws as push() does.
+  template <class Rep, class Period>
+  [[nodiscard]] bool push_for(const T& v, std::chrono::duration<Rep, Period> d) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
       notify_peer();
       return true;
@@ -271,8 +273,10 @@ class consumer {
     return v;
   }
 
-  /// The oldest element, waiting at most d; nothing on timeout. Throws as pop() does.
-  [[nodiscard]] std::optional<T> pop_for(std::chrono::nanoseconds d) {
+  /// The oldest element, waiting at most d (any duration, saturated: hours::max() waits for ever, a negative one
+  /// not at all); nothing on timeout. Throws as pop() does.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<T> pop_for(std::chrono::duration<Rep, Period> d) {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
       notify_peer();

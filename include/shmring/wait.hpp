@@ -33,11 +33,17 @@
 #include <shmring/config.hpp>
 #include <shmring/layout/header.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <ratio>
 #include <string_view>
+#include <type_traits>
 
 #include <sched.h>
 #include <time.h>
@@ -66,9 +72,11 @@ enum class wait_policy : std::uint8_t {
 struct wait_options {
   wait_policy policy = wait_policy::sleep;
   std::uint32_t spin_iterations = 4096;  ///< polls with a CPU pause before yielding: 100 us measured on the
-                                         ///< reference AMD EPYC (24 ns a pause); a pause is 10-140 cycles by CPU
+                                         ///< reference AMD EPYC (24 ns a pause); a pause is 10-140 cycles by CPU.
+                                         ///< A timed wait still ends at its deadline, whatever this is.
   std::uint32_t yield_iterations = 16;   ///< sched_yield polls before sleeping (sleep policy)
-  /// How often a waiting call checks that the peer is still alive (and the longest single futex sleep).
+  /// How often a waiting call checks that the peer is still alive (and the longest single futex sleep). Zero or
+  /// less means the default; nanoseconds::max() checks once per wait (saturated, never wrapped into the past).
   std::chrono::nanoseconds liveness_interval = std::chrono::milliseconds(20);
 };
 
@@ -95,11 +103,59 @@ constexpr std::string_view to_string(peer_state s) noexcept {
 }
 
 namespace detail {
-/// now + d on the steady clock, saturated at time_point::max() (a deadline never wraps into the past).
+/// Any duration as nanoseconds, saturated (STYLE.md lesson 14): negative, zero or NaN gives zero ("don't wait"),
+/// anything beyond nanoseconds::max() (hours::max(), 1000 years, +inf) gives nanoseconds::max(). A plain
+/// duration_cast overflows silently there: hours::max() became a negative (or arbitrary) count.
+template <class Rep, class Period>
+  requires std::is_arithmetic_v<Rep>
+constexpr std::chrono::nanoseconds saturated_ns(std::chrono::duration<Rep, Period> d) noexcept {
+  using ns = std::chrono::nanoseconds;
+  using per_tick = std::ratio_divide<Period, std::nano>;  // nanoseconds per tick: num / den (reduced)
+  constexpr auto max = static_cast<std::uintmax_t>(std::numeric_limits<ns::rep>::max());
+  constexpr auto num = static_cast<std::uintmax_t>(per_tick::num);
+  constexpr auto den = static_cast<std::uintmax_t>(per_tick::den);
+  const Rep c = d.count();
+  if constexpr (std::is_floating_point_v<Rep>) {
+    const long double v = static_cast<long double>(c) * per_tick::num / per_tick::den;
+    if (!(v > 0)) return ns::zero();  // negative, zero or NaN
+    if (v >= static_cast<long double>(max)) return ns::max();
+    return ns(static_cast<ns::rep>(v));
+  } else {
+    if (!(c > Rep{0})) return ns::zero();
+    const auto u = static_cast<std::uintmax_t>(c);
+    const std::uintmax_t whole = u / den;  // whole multiples of den ticks: whole * num nanoseconds
+    if (whole > max / num) return ns::max();
+    std::uintmax_t part = 0;  // the remaining u % den ticks, < num nanoseconds
+    if constexpr (den == 1)
+      part = 0;
+    else if constexpr (num <= std::numeric_limits<std::uintmax_t>::max() / den)
+      part = (u % den) * num / den;
+    else
+      part = static_cast<std::uintmax_t>(static_cast<long double>(u % den) * per_tick::num / per_tick::den);
+    const std::uintmax_t total = whole * num;
+    if (part > max - total) return ns::max();
+    return ns(static_cast<ns::rep>(total + part));
+  }
+}
+
+/// t + d, saturated at time_point::max() (a deadline never wraps into the past); d <= 0 gives t.
+inline std::chrono::steady_clock::time_point saturating_add(std::chrono::steady_clock::time_point t,
+                                                            std::chrono::nanoseconds d) noexcept {
+  using clock = std::chrono::steady_clock;
+  if (d <= std::chrono::nanoseconds::zero()) return t;
+  // t before the epoch cannot overflow by adding at most nanoseconds::max(); after it, max - t is exact.
+  if (t.time_since_epoch() > clock::duration::zero() && d >= clock::time_point::max() - t) return clock::time_point::max();
+  return t + d;
+}
+
+/// now + d on the steady clock, saturated at time_point::max(); d <= 0 gives now (a deadline already reached).
 inline std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds d) noexcept {
-  const auto now = std::chrono::steady_clock::now();
-  const auto max = std::chrono::steady_clock::time_point::max();
-  return d >= max - now ? max : now + d;
+  return saturating_add(std::chrono::steady_clock::now(), d);
+}
+/// now + d for any duration, converted with saturation (saturated_ns) first.
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  return deadline_after(saturated_ns(d));
 }
 }  // namespace detail
 
@@ -116,12 +172,65 @@ inline void cpu_relax() noexcept {
 inline constexpr std::chrono::nanoseconds fallback_sleep = std::chrono::microseconds(500);
 
 #if SHMRING_HAVE_FUTEX
+// The futex timeout in the layout the kernel reads, never the C library's timespec: on a 32-bit ABI built with
+// _TIME_BITS=64 (Debian armhf's default, or -m32 -D_TIME_BITS=64) glibc's timespec has a 64-bit tv_sec, while
+// SYS_futex there reads a __kernel_old_timespec of two 32-bit longs: 20 ms became {0 s, 0 ns} (tv_nsec read from
+// the upper half of tv_sec), so every sleep returned at once and the sleep policy spun.
+#if defined(SYS_futex_time64)
+// A 32-bit ABI with the 64-bit time system calls (Linux 5.1): SYS_futex_time64 reads a __kernel_timespec.
+// Kernels without it (ENOSYS) get SYS_futex with its __kernel_old_timespec.
+inline constexpr long futex_syscall = SYS_futex_time64;
+struct futex_old_timespec {  // __kernel_old_timespec of a 32-bit ABI
+  std::int32_t tv_sec;
+  std::int32_t tv_nsec;
+};
+static_assert(sizeof(futex_old_timespec) == 8 && offsetof(futex_old_timespec, tv_nsec) == 4);
+/// The timeout futex_syscall reads: __kernel_timespec, 64-bit seconds and 64-bit nanoseconds.
+struct futex_timespec {
+  std::int64_t tv_sec;
+  std::int64_t tv_nsec;
+};
+#elif defined(__LP64__) || (defined(__x86_64__) && defined(__ILP32__))
+// 64-bit ABIs and x32: SYS_futex reads a __kernel_timespec, 64-bit seconds and 64-bit nanoseconds.
+inline constexpr long futex_syscall = SYS_futex;
+struct futex_timespec {
+  std::int64_t tv_sec;
+  std::int64_t tv_nsec;
+};
+#else
+// A 32-bit ABI whose kernel headers predate SYS_futex_time64: SYS_futex reads a __kernel_old_timespec.
+inline constexpr long futex_syscall = SYS_futex;
+struct futex_timespec {
+  long tv_sec;
+  long tv_nsec;
+};
+#endif
+static_assert(sizeof(futex_timespec) == 2 * sizeof(futex_timespec::tv_sec) &&
+              offsetof(futex_timespec, tv_nsec) == sizeof(futex_timespec::tv_sec));
+
+/// A relative timeout as the kernel reads it (negative gives zero; seconds saturate at the field's maximum).
+constexpr futex_timespec to_futex_timespec(std::chrono::nanoseconds t) noexcept {
+  using sec_t = decltype(futex_timespec::tv_sec);
+  const std::int64_t n = t.count() > 0 ? static_cast<std::int64_t>(t.count()) : 0;
+  const std::int64_t sec = std::min<std::int64_t>(n / 1'000'000'000, std::numeric_limits<sec_t>::max());
+  return {static_cast<sec_t>(sec), static_cast<decltype(futex_timespec::tv_nsec)>(n % 1'000'000'000)};
+}
+
+/// FUTEX_WAIT on word while it holds expected, for at most timeout: 0 when woken, -1 with errno (ETIMEDOUT,
+/// EAGAIN when the word differs, EINTR).
 inline long futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::chrono::nanoseconds timeout) noexcept {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+  const futex_timespec ts = to_futex_timespec(timeout);
   // FUTEX_WAIT without FUTEX_PRIVATE_FLAG: the word is in a MAP_SHARED mapping used by several processes.
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+  auto* const w = reinterpret_cast<std::uint32_t*>(word);
+  const long r = ::syscall(futex_syscall, w, FUTEX_WAIT, expected, &ts, nullptr, 0);
+#if defined(SYS_futex_time64)
+  if (r == -1 && errno == ENOSYS) {
+    const futex_old_timespec old{static_cast<std::int32_t>(std::min<std::int64_t>(ts.tv_sec, INT32_MAX)),
+                                 static_cast<std::int32_t>(ts.tv_nsec)};
+    return ::syscall(SYS_futex, w, FUTEX_WAIT, expected, &old, nullptr, 0);
+  }
+#endif
+  return r;
 }
 
 inline long futex_wake(std::atomic<std::uint32_t>* word) noexcept {
@@ -182,12 +291,17 @@ template <class Poll, class Peer>
 SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_line& w, layout::stats_line& stats,
                                         const wait_options& o, std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
+  // A timed wait reads the clock every 64 polls of its spin and yield phases too, so that no spin_iterations or
+  // yield_iterations outlasts its deadline (2^31 pauses took minutes). An untimed one never reads it there.
+  const bool timed = deadline != clock::time_point::max();
+  const auto expired = [&](std::uint32_t i) { return timed && (i & 63) == 63 && clock::now() >= deadline; };
   for (std::uint32_t i = 0; i < o.spin_iterations; ++i) {
     // Pause first: the caller has just found nothing, and polling again at once only pulls the peer's index
     // line away from the peer that is about to write it.
     detail::cpu_relax();
     const poll_result r = poll();
     if (r != poll_result::not_ready) return detail::status_of(r);
+    if (SHMRING_UNLIKELY(expired(i))) return wait_status::timeout;
   }
   clock::time_point next_liveness = clock::now();
   const auto interval = o.liveness_interval > std::chrono::nanoseconds::zero() ? o.liveness_interval
@@ -198,6 +312,7 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
     for (std::uint32_t i = 0; i < burst; ++i) {
       const poll_result r = poll();
       if (r != poll_result::not_ready) return detail::status_of(r);
+      if (SHMRING_UNLIKELY(expired(i))) return wait_status::timeout;
       if (o.policy == wait_policy::spin)
         detail::cpu_relax();
       else
@@ -211,7 +326,9 @@ SHMRING_NOINLINE wait_status wait_until(Poll&& poll, Peer&& peer, layout::wait_l
         const poll_result r = poll();
         return r == poll_result::not_ready ? wait_status::peer_dead : detail::status_of(r);
       }
-      next_liveness = now + interval;
+      // Saturated: nanoseconds::max() as the interval wrapped now + interval into the past (a liveness check on
+      // every round, and a sleep computed from the wrapped value).
+      next_liveness = detail::saturating_add(now, interval);
     }
     if (o.policy != wait_policy::sleep) continue;
 

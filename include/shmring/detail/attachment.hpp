@@ -74,7 +74,7 @@ class attachment final : private registrant {
       // creator's reclaim_abandoned() may judge it abandoned, hold its admin lock, or have removed the name.
       // So wait for the lock (never try once and unlink: the name may be someone else's by now), then check
       // that the name is still ours, and create anew if it is not.
-      const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+      const auto deadline = deadline_after(o.open_timeout);
       if (!seg->lock_until(lock_byte::admin, deadline)) {
         (void)seg->unlink_if_still_named();
         throw error(errc::system_error, name, "could not lock the new segment");
@@ -118,7 +118,7 @@ class attachment final : private registrant {
   /// Opens an existing segment and attaches as side s. e.capacity 0 accepts any capacity.
   static attachment open(std::string_view name, side s, const layout::expectation& e, const options& o) {
     validate_name(name);
-    const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+    const auto deadline = deadline_after(o.open_timeout);
     for (int attempt = 0;; ++attempt) {
       auto seg = std::make_unique<segment>(segment::open(name, segment::access::read_write));
       // The fixed fields are read once, here; everything below uses the validated copy.
@@ -293,7 +293,7 @@ class attachment final : private registrant {
   // handler never both leave.
   void leave(layout::attach_state how) noexcept {
     if (!attached_.exchange(false, std::memory_order_acq_rel)) return;
-    const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1));
+    const auto deadline = deadline_after(std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1)));
     bool admin = false;
     try {
       admin = seg_->lock_until(lock_byte::admin, deadline);
@@ -371,7 +371,7 @@ class attachment final : private registrant {
       throw error(errc::already_exists, name,
                   std::string("the name is taken by an object this user may not reclaim: ") + x.what(), EEXIST);
     }
-    const auto deadline = std::chrono::steady_clock::now() + o.open_timeout;
+    const auto deadline = deadline_after(o.open_timeout);
     for (unsigned i = 0;; ++i) {
       if (header_ready(*seg)) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
       if (std::chrono::steady_clock::now() >= deadline) break;

@@ -92,19 +92,33 @@ constexpr std::uint64_t max_payload(std::uint64_t capacity) noexcept {
   return std::min<std::uint64_t>(capacity / 2 - header_size, max_message_size);
 }
 
-/// Bytes all records of an n-byte message take when its first record is written at byte index pos of a ring of
-/// `capacity` bytes whose records carry at most `max_payload` bytes. This is the fragmentation rule of the format:
-/// records of min(left, max_payload) payload bytes, in order, each preceded by a padding record where it would
-/// cross the end of the data area. The writer follows it; a reader that holds a fragmented message's first record
-/// until release relies on it (the whole message fits when this is at most the capacity). UINT64_MAX if
-/// max_payload is 0.
+/// The fragmentation rule of the format: the payload bytes of the record a writer puts at byte index pos for a
+/// message of `total` bytes of which `left` remain, in a ring of `capacity` bytes whose records carry at most
+/// `max_payload`. A message of at most max_payload bytes is one record (padded to the next start when it would
+/// cross the end of the data area, so it can be read in place). A larger one is cut into records of
+/// min(left, max_payload) bytes, except that a record which would cross the end is cut to end exactly there
+/// (when at least 8 payload bytes fit before the end; otherwise the end is padded): such a message needs its
+/// payload plus a few headers, never a padding record's worth of waste.
+constexpr std::uint64_t fragment_length(std::uint64_t pos, std::uint64_t total, std::uint64_t left,
+                                        std::uint64_t capacity, std::uint64_t max_payload) noexcept {
+  const std::uint64_t len = std::min(left, max_payload);
+  if (total <= max_payload) return len;
+  const std::uint64_t to_end = capacity - (pos & (capacity - 1));
+  if (size_of(len) <= to_end || to_end < header_size + alignment) return len;
+  return to_end - header_size;  // a multiple of 8: the record ends exactly at the end of the area
+}
+
+/// Bytes all records of an n-byte message take when its first record is written at byte index pos (its
+/// fragment_length records, and the padding before any that would cross the end). A reader that holds a
+/// fragmented message's first record until release relies on it: the whole message fits when this is at most the
+/// capacity. UINT64_MAX if max_payload is 0.
 constexpr std::uint64_t span_of(std::uint64_t pos, std::uint64_t n, std::uint64_t capacity,
                                 std::uint64_t max_payload) noexcept {
   if (max_payload == 0) return ~std::uint64_t{0};
   const std::uint64_t start = pos;
   std::uint64_t left = n;
   do {
-    const std::uint64_t len = std::min(left, max_payload);
+    const std::uint64_t len = fragment_length(pos, n, left, capacity, max_payload);
     const std::uint64_t size = size_of(len);
     const std::uint64_t off = pos & (capacity - 1);
     pos += off + size <= capacity ? size : (capacity - off) + size;

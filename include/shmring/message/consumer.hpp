@@ -79,8 +79,10 @@ class message_consumer {
     (void)next(true, std::chrono::steady_clock::time_point::max());
     return take();
   }
-  /// Consumer thread only. As receive(), waiting at most d; nothing on timeout.
-  [[nodiscard]] std::optional<message> receive_for(std::chrono::nanoseconds d) {
+  /// Consumer thread only. As receive(), waiting at most d (any duration, saturated: hours::max() waits for ever,
+  /// a negative one not at all); nothing on timeout.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<message> receive_for(std::chrono::duration<Rep, Period> d) {
     if (!next(true, detail::deadline_after(d))) return std::nullopt;
     return take();
   }
@@ -100,8 +102,9 @@ class message_consumer {
     (void)next(true, std::chrono::steady_clock::time_point::max());
     return copy_out(out);
   }
-  /// Consumer thread only. As try_receive(out), waiting at most d; nothing on timeout.
-  [[nodiscard]] std::optional<message_info> receive_for(std::span<std::byte> out, std::chrono::nanoseconds d) {
+  /// Consumer thread only. As try_receive(out), waiting at most d (any duration, saturated); nothing on timeout.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<message_info> receive_for(std::span<std::byte> out, std::chrono::duration<Rep, Period> d) {
     if (!next(true, detail::deadline_after(d))) return std::nullopt;
     return copy_out(out);
   }
@@ -138,8 +141,9 @@ class message_consumer {
     (void)next(true, std::chrono::steady_clock::time_point::max());
     return view();
   }
-  /// Consumer thread only. As read(), waiting at most d; nothing on timeout.
-  [[nodiscard]] std::optional<message_view> read_for(std::chrono::nanoseconds d) {
+  /// Consumer thread only. As read(), waiting at most d (any duration, saturated); nothing on timeout.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<message_view> read_for(std::chrono::duration<Rep, Period> d) {
     if (!next(true, detail::deadline_after(d))) return std::nullopt;
     return view();
   }

@@ -65,9 +65,12 @@ class message_producer {
   // ------------------------------------------------------------------------------------------ copying sends
 
   /// Producer thread only. Wait-free, no allocation. Sends the whole message (fragmented if it is larger than
-  /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit (a message
-  /// larger than the capacity never does: use send()), is over max_message_size, a reservation is open, or the
-  /// ring is corrupted (see corrupted()). Wakes a sleeping consumer.
+  /// max_record_payload()) if it fits in the free space now, or nothing: false when it does not fit, a reservation
+  /// is open, the ring is corrupted (see corrupted()), or the message is over max_try_send(). A message of at most
+  /// max_try_send() bytes always fits once the ring has drained, wherever its head is, so retrying it is sound;
+  /// one over max_try_send() is refused every time (counted as a stall, as before): a retry loop tells the two
+  /// apart by payload.size() > max_try_send() (and corrupted()), and sends such a message with send(). Wakes a
+  /// sleeping consumer.
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
@@ -92,8 +95,10 @@ class message_producer {
   }
 
   /// Producer thread only. As send(), waiting at most d: false on timeout, and then the message is not delivered
-  /// (fragments already published are dropped by the consumer). Throws as send() does.
-  [[nodiscard]] bool send_for(std::span<const std::byte> payload, std::chrono::nanoseconds d,
+  /// (fragments already published are dropped by the consumer). d is any duration, saturated (hours::max() waits
+  /// for ever, a negative one not at all). Throws as send() does.
+  template <class Rep, class Period>
+  [[nodiscard]] bool send_for(std::span<const std::byte> payload, std::chrono::duration<Rep, Period> d,
                               message_type t = message_type::data, message_flags f = message_flags::none) {
     if (SHMRING_LIKELY(try_send_fast(payload, t, f))) return true;
     return send_slow(payload, t, f, detail::deadline_after(d));
@@ -130,8 +135,9 @@ class message_producer {
     return *r;  // never empty: reserve_until waits without a deadline or throws
   }
 
-  /// Producer thread only. As reserve(), waiting at most d; nothing on timeout.
-  [[nodiscard]] std::optional<std::span<std::byte>> reserve_for(std::size_t n, std::chrono::nanoseconds d) {
+  /// Producer thread only. As reserve(), waiting at most d (any duration, saturated); nothing on timeout.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<std::span<std::byte>> reserve_for(std::size_t n, std::chrono::duration<Rep, Period> d) {
     return reserve_until(n, detail::deadline_after(d));
   }
 
@@ -154,6 +160,10 @@ class message_producer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return writer_.capacity(); }
   /// Anyone. The largest payload of one record: of a reservation, and of a message sent without fragmenting.
   [[nodiscard]] std::uint64_t max_record_payload() const noexcept { return writer_.max_payload(); }
+  /// Anyone. The largest message try_send() sends: capacity() - 96 (three record headers), at most
+  /// max_message_size. It fits into a drained ring from any head position; a larger message may never fit whole
+  /// (try_send() refuses it every time), and send() streams it fragment by fragment.
+  [[nodiscard]] std::uint64_t max_try_send() const noexcept { return writer_.max_try(); }
   /// Anyone. The segment's user name.
   [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Producer thread. Whether the consumer is attached and alive, absent, dead, or closed (a system call).

@@ -311,7 +311,8 @@ class record_reader {
   /// into the room the hold leaves it.
   bool producer_can_continue() const noexcept {
     const std::uint64_t left = meta_.length - buf_.size();
-    const std::uint64_t size = record::size_of(std::min(left, max_payload_));
+    const std::uint64_t size =
+        record::size_of(record::fragment_length(cached_head_, meta_.length, left, capacity_, max_payload_));
     const std::uint64_t off = cached_head_ & mask_;
     const std::uint64_t need = off + size <= capacity_ ? size : (capacity_ - off) + size;
     return capacity_ - (cached_head_ - held_tail_) >= need;

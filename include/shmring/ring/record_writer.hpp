@@ -46,6 +46,7 @@ class record_writer {
         capacity_(m.capacity),
         mask_(m.capacity - 1),
         max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0),
+        max_try_(record::valid_capacity(m.capacity) ? max_try_write(m.capacity) : 0),
         seq_word_(sequence_word),
         next_seq_(next_sequence),
         resync_pending_(resync_first) {
@@ -60,10 +61,19 @@ class record_writer {
   record_writer(const record_writer&) = delete;
   record_writer& operator=(const record_writer&) = delete;
 
+  /// The largest message try_write() takes: capacity - 96 bytes (at most max_message_size). A message that
+  /// size fits into an empty ring from any head position: records are at most capacity/2 bytes, and a message's
+  /// fragments fill the bytes up to the end of the data area instead of padding them (fragment_at), so a message
+  /// needs its payload plus at most three 32-byte headers (or two and under 40 bytes of padding). A larger one may
+  /// never fit whole (1000 bytes need 1096 in a 1024-byte ring), so try_write() refuses it at once, always.
+  static constexpr std::uint64_t max_try_write(std::uint64_t capacity) noexcept {
+    return std::min<std::uint64_t>(capacity - 3 * record::header_size, max_message_size);
+  }
+
   /// Producer side only. Wait-free. Writes the whole message (fragmented if larger than max_payload()) and
   /// publishes it with one index store, or writes nothing and returns false when it does not fit in the free
-  /// space now, is over max_message_size, a reservation is open, or the ring is corrupted. now() is called once,
-  /// only when the message fits, for the timestamp.
+  /// space now, is over max_try() (then always, see max_try_write), a reservation is open, or the ring is
+  /// corrupted. now() is called once, only when the message fits, for the timestamp.
   template <class Clock>
   [[nodiscard]] bool try_write(std::span<const std::byte> payload, std::uint32_t type, std::uint8_t flags,
                                Clock&& now) noexcept {
@@ -80,7 +90,7 @@ class record_writer {
       publish(put(head_, h, payload.data()));
       return true;
     }
-    if (n > capacity_) return false;  // can never be in the ring at once
+    if (n > max_try_) return false;  // may never fit whole from some head positions: refused from every one
     const std::uint64_t need = need_whole(n);
     if (free_at(head_) < need && (!refresh_tail() || free_at(head_) < need)) return false;
     outgoing o{payload.data(), n, type, flags, static_cast<std::uint64_t>(now())};
@@ -98,7 +108,7 @@ class record_writer {
     bool refreshed = false;
     progress result = progress::need_room;
     for (;;) {
-      const std::uint64_t len = std::min(o.size - o.sent, max_payload_);
+      const std::uint64_t len = fragment_at(pos, o.size, o.size - o.sent);
       const std::uint64_t size = record::size_of(len);
       const std::uint64_t need = room_at(pos, size);
       if (free_at(pos) < need) {
@@ -135,7 +145,7 @@ class record_writer {
 
   /// Producer side only. Bytes of free space the next record of o needs (its padding included).
   [[nodiscard]] std::uint64_t room_needed(const outgoing& o) const noexcept {
-    return room_at(head_, record::size_of(std::min(o.size - o.sent, max_payload_)));
+    return room_at(head_, record::size_of(fragment_at(head_, o.size, o.size - o.sent)));
   }
 
   /// Producer side only. Gives up o after some of its records were published: the consumer drops what it has
@@ -206,6 +216,8 @@ class record_writer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
   /// Anyone. The largest payload of one record (and of one reservation).
   [[nodiscard]] std::uint64_t max_payload() const noexcept { return max_payload_; }
+  /// Anyone. The largest message try_write() takes (max_try_write(capacity())).
+  [[nodiscard]] std::uint64_t max_try() const noexcept { return max_try_; }
 
  private:
   std::uint64_t free_at(std::uint64_t pos) const noexcept { return capacity_ - (pos - cached_tail_); }
@@ -214,6 +226,15 @@ class record_writer {
   std::uint64_t room_at(std::uint64_t pos, std::uint64_t size) const noexcept {
     const std::uint64_t off = pos & mask_;
     return off + size <= capacity_ ? size : (capacity_ - off) + size;
+  }
+
+  /// Payload bytes of the next record of a message of `total` bytes with `left` to go, written at pos:
+  /// max_payload or the rest, except that a fragment of a fragmented message that would cross the end of the data
+  /// area is cut to end exactly there when that leaves it 8 payload bytes or more (an extra 32-byte header instead
+  /// of a padding record of 40 bytes or more). A whole message (total <= max_payload) stays one record, padded if
+  /// it would cross: it is read in place, never reassembled. The consumer accepts any fragment length.
+  std::uint64_t fragment_at(std::uint64_t pos, std::uint64_t total, std::uint64_t left) const noexcept {
+    return record::fragment_length(pos, total, left, capacity_, max_payload_);  // the format's fragmentation rule
   }
 
   /// Bytes all records of an n-byte message take when written from head_.
@@ -289,6 +310,7 @@ class record_writer {
   std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint64_t max_payload_;
+  std::uint64_t max_try_;
   std::atomic<std::uint64_t>* seq_word_;
 
   // Producer-private.

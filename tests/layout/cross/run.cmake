@@ -1,7 +1,9 @@
 # cmake -P run.cmake: the same ring used by programs built by different compilers and for different ABIs.
 # Inputs (-D): GCC_PEER, CLANG_PEER (x86-64 builds of peer.cpp), GCC32_PEER (g++ -m32 -D_FILE_OFFSET_BITS=64,
-# may be empty), GCC32_NOLFS_PEER (g++ -m32 without large-file support, may be empty), CLANGXX (for the clang -m32
-# compile check, may be empty), INCLUDE_DIR, PEER_SOURCE.
+# may be empty), GCC32_NOLFS_PEER (g++ -m32 without large-file support, may be empty), GCC32_TIME64_PEER (g++ -m32
+# -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64, may be empty), CLANGXX (for the clang -m32 compile check, may be empty),
+# INCLUDE_DIR, PEER_SOURCE.
+# Every build also runs its futex-check: the kernel reads the futex timeout the library means (issue 12).
 # Each pair runs concurrently (a pipeline: the producer's stdout, its checksum line, is the consumer's stdin);
 # both sides call open_or_create, so either may create the ring. The consumer checks every field of every record.
 cmake_minimum_required(VERSION 3.21)
@@ -72,6 +74,23 @@ foreach(p IN ITEMS GCC_PEER CLANG_PEER GCC32_PEER)
   endif()
 endforeach()
 
+# The futex timeout in the kernel's layout, on every ABI built here (peer.cpp, futex_check, says how it is checked).
+foreach(p IN ITEMS GCC_PEER CLANG_PEER GCC32_PEER GCC32_NOLFS_PEER GCC32_TIME64_PEER)
+  if(${p})
+    set(name "xbuild-${tag}-futex-${p}")
+    list(APPEND names ${name})
+    execute_process(COMMAND ${${p}} futex-check ${name} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+                    TIMEOUT 120)
+    if(NOT rc EQUAL 0)
+      fail("${p} futex-check: exit ${rc}\n${out}${err}")
+    endif()
+    message(STATUS "${p}: ${out}")
+  endif()
+endforeach()
+if(NOT GCC32_TIME64_PEER)
+  message(STATUS "SKIPPED (32-bit with a 64-bit time_t): g++ -m32 -D_TIME_BITS=64 cannot build here")
+endif()
+
 set(n 1000000)
 run_pair(gcc-to-clang ${GCC_PEER} ${CLANG_PEER} ${n})
 run_pair(clang-to-gcc ${CLANG_PEER} ${GCC_PEER} ${n})
@@ -83,6 +102,11 @@ if(GCC32_PEER)
   run_pair(gcc64-to-gcc32 ${GCC_PEER} ${GCC32_PEER} ${n})
   run_pair(gcc32-to-gcc64 ${GCC32_PEER} ${GCC_PEER} ${n})
   run_pair(gcc32-to-clang64 ${GCC32_PEER} ${CLANG_PEER} ${n})
+  if(GCC32_TIME64_PEER)
+    # time_t is in no shared field: a 64-bit time_t changes nothing of the layout.
+    run_pair(gcc32time64-to-gcc64 ${GCC32_TIME64_PEER} ${GCC_PEER} 100000)
+    run_pair(gcc64-to-gcc32time64 ${GCC_PEER} ${GCC32_TIME64_PEER} 100000)
+  endif()
   # ...and a type whose alignment differs (uint64_t is 4-aligned on i386) is refused: element_mismatch (10 + 10).
   expect_refused(u64-64-to-32 ${GCC_PEER} ${GCC32_PEER} 20 u64)
   expect_refused(u64-32-to-64 ${GCC32_PEER} ${GCC_PEER} 20 u64)
