@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages shmring's build needs, if any are missing.
 # Usage: cmake/deps.sh [core|test|bench|package|all]
-#   core: compiler, CMake, Boost (the library itself)   test: + Catch2, clang (fuzzing, second compiler), pkg-config
+#   core: compiler, CMake (the library itself)   test: + Catch2, Boost (a peer), clang (fuzzing, second compiler),
+#   pkg-config
 #   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
 #   package: + debhelper, dpkg-dev, build-essential, pkg-config (building the .debs: tests/package/deb.sh)
 #   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
 #   interoperates with (or is refused by) 64-bit processes; without it they skip that part.
 set -euo pipefail
 what=${1:-test}
-pkgs=(g++ cmake make libboost-dev)
+pkgs=(g++ cmake make)
 case "$what" in
   core) ;;
-  test) pkgs+=(catch2 clang libclang-rt-dev pkg-config) ;;
-  bench) pkgs+=(libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
+  test) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config) ;;
+  bench) pkgs+=(libboost-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
   package) pkgs+=(build-essential debhelper dpkg-dev pkg-config) ;;
-  all) pkgs+=(catch2 clang libclang-rt-dev pkg-config libbenchmark-dev libatomic-queue-dev gnuplot-nox python3
+  all) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config libbenchmark-dev libatomic-queue-dev gnuplot-nox python3
               build-essential debhelper dpkg-dev) ;;
   *) echo "usage: $0 [core|test|bench|package|all]" >&2; exit 2 ;;
 esac

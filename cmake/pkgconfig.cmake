@@ -1,6 +1,5 @@
 # shmring.pc for pkg-config users: `c++ -std=c++20 app.cpp $(pkg-config --cflags --libs shmring)`.
-# Requires: nothing. The only dependency, Boost.Interprocess, is header-only and ships no .pc file (Debian's
-# libboost-dev puts it on the default include path); elsewhere add its -I yourself. Libs are what the interface
+# Requires: nothing: the library needs only the C++ standard library, POSIX and Linux. Libs are what the interface
 # target links: threads, and librt for shm_open on older glibc.
 #
 # The prefix is written at install time, so `cmake --install build --prefix P` gets a .pc file that points at P

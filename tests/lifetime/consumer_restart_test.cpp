@@ -107,6 +107,8 @@ TEST_CASE("a consumer killed holding read() leaves the message to its successor,
   };
   const shape s = GENERATE(shape{"a single record", 1500, true}, shape{"the smallest message with an index", 8, true},
                            shape{"the largest single record", ring_bytes / 2 - 32, true},
+                           shape{"a fragmented message that fits the ring", ring_bytes / 2 + 4000, true},
+                           shape{"the largest message that fits whole", ring_bytes - 96, true},
                            shape{"a message larger than the ring", 3 * ring_bytes, false});
   const int rounds = static_cast<int>(shmring_test::scaled(10, 3));
   for (int round = 0; round < rounds; ++round) {

@@ -1,5 +1,7 @@
 # cmake -P standalone.cmake: shmring configured on its own with a test or benchmark framework hidden, as on a
-# machine with only a compiler, CMake and Boost. CHECK selects:
+# machine with only a compiler and CMake. CHECK selects:
+#   without_boost    default options with Boost hidden: the library needs none; the tests (which use Boost's
+#                    headers as a peer) are skipped with a notice, and the headers, package and tool install
 #   without_catch2   default options (SHMRING_BUILD_TESTS=AUTO): configures with a notice, builds, installs the
 #                    headers, CMake package, .pc file and tool, and registers no tests
 #   tests_need_catch2  -DSHMRING_BUILD_TESTS=ON asked for explicitly: configure fails and says what is missing
@@ -28,33 +30,40 @@ if(CHECK STREQUAL "tests_need_catch2")
   expect_configure_error(SHMRING_BUILD_TESTS Catch2)
 elseif(CHECK STREQUAL "bench_needs_benchmark")
   expect_configure_error(SHMRING_BUILD_BENCH benchmark)
-elseif(CHECK STREQUAL "without_catch2")
-  execute_process(COMMAND ${CMAKE_COMMAND} ${common} -DCMAKE_DISABLE_FIND_PACKAGE_Catch2=ON
+elseif(CHECK STREQUAL "without_catch2" OR CHECK STREQUAL "without_boost")
+  if(CHECK STREQUAL "without_boost")
+    set(hidden Boost)
+    set(notice_pattern "shmring: Boost[^\n]* not found: tests skipped[^\n]*")
+  else()
+    set(hidden Catch2)
+    set(notice_pattern "shmring: Catch2[^\n]* not found: tests skipped[^\n]*")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} ${common} -DCMAKE_DISABLE_FIND_PACKAGE_${hidden}=ON
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc)
-    message(FATAL_ERROR "configuring without Catch2 failed (${rc}):\n${out}\n${err}")
+    message(FATAL_ERROR "configuring without ${hidden} failed (${rc}):\n${out}\n${err}")
   endif()
-  string(REGEX MATCH "shmring: Catch2[^\n]* not found: tests skipped[^\n]*" notice "${out}")
+  string(REGEX MATCH "${notice_pattern}" notice "${out}")
   if(NOT notice)
-    message(FATAL_ERROR "configuring without Catch2 printed no notice:\n${out}")
+    message(FATAL_ERROR "configuring without ${hidden} printed no notice:\n${out}")
   endif()
   message(STATUS "notice: ${notice}")
   if(EXISTS ${build}/tests OR EXISTS ${build}/CTestTestfile.cmake)
-    message(FATAL_ERROR "tests were configured although Catch2 is missing")
+    message(FATAL_ERROR "tests were configured although ${hidden} is missing")
   endif()
   execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE rc)
   if(rc)
-    message(FATAL_ERROR "building without Catch2 failed: ${rc}")
+    message(FATAL_ERROR "building without ${hidden} failed: ${rc}")
   endif()
   execute_process(COMMAND ${CMAKE_COMMAND} --install ${build} --prefix ${WORK_DIR}/prefix RESULT_VARIABLE rc
                   OUTPUT_QUIET)
   if(rc)
-    message(FATAL_ERROR "installing without Catch2 failed: ${rc}")
+    message(FATAL_ERROR "installing without ${hidden} failed: ${rc}")
   endif()
   foreach(f IN ITEMS include/shmring/shmring.hpp share/cmake/shmring/shmringConfig.cmake
                      share/pkgconfig/shmring.pc bin/shmring)
     if(NOT EXISTS ${WORK_DIR}/prefix/${f})
-      message(FATAL_ERROR "the install without Catch2 has no ${f}")
+      message(FATAL_ERROR "the install without ${hidden} has no ${f}")
     endif()
   endforeach()
 else()
