@@ -11,8 +11,12 @@
 //   - its header never became ready, nobody holds the admin lock, and it was last sized or created at least
 //     stale_setup_grace (2 s) ago: the creator died while setting it up (openers give up on such a segment
 //     with errc::not_ready after their open timeout, 2 s by default).
-// A segment whose sides both detached cleanly is NOT stale, even with data in it: that data waits for its
-// consumer, which is the documented lifetime. Persistent segments follow the same rules.
+//   - it is drained and not persistent: no side attached, nothing in it. Its last side removes such a segment
+//     when it detaches; one that left while another process held the admin lock (stopped, or hostile) could
+//     not judge it, and leaves it to this sweep.
+// A segment whose sides both detached cleanly is NOT stale while data is in it: that data waits for its
+// consumer, which is the documented lifetime. Persistent segments follow the same rules, but are never stale
+// merely for being drained.
 //
 // WHY IT DOES NOT RACE A PROCESS ATTACHING RIGHT NOW
 // The verdict and the removal are made while holding the segment's admin lock. Creation holds it from just
@@ -30,6 +34,7 @@
 #include <shmring/error.hpp>
 #include <shmring/detail/segment.hpp>
 #include <shmring/layout/header.hpp>
+#include <shmring/layout/snapshot.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -87,9 +92,14 @@ inline bool stale_locked(segment& seg) {
   // SYNC POINT READ: header. Pairs with the creator's release store of ready in endpoint::create().
   if (h->control.ready.load(std::memory_order_acquire) != ready_value) return setup_grace_over(seg);
   constexpr auto attached = static_cast<std::uint32_t>(layout::attach_state::attached);
-  // acquire: pairs with the release stores of state in endpoint's take_side() and detach().
-  return h->attach.producer.state.load(std::memory_order_acquire) == attached ||
-         h->attach.consumer.state.load(std::memory_order_acquire) == attached;
+  // acquire: pairs with the release stores of state in the attachment's take_side() and leave().
+  if (h->attach.producer.state.load(std::memory_order_acquire) == attached ||
+      h->attach.consumer.state.load(std::memory_order_acquire) == attached)
+    return true;
+  // Drained and not persistent: what a last detach retires, left behind by one that could not take the admin lock.
+  // acquire: pairs with the sides' release stores of their indices (as status() reads them).
+  const bool drained = h->head.value.load(std::memory_order_acquire) == h->tail.value.load(std::memory_order_acquire);
+  return drained && !layout::read_snapshot(*h).persistent();
 }
 
 /// Judges the segment under its admin lock and, if remove and stale, removes its name. Returns the verdict

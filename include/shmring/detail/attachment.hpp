@@ -228,20 +228,26 @@ class attachment final : private registrant {
   [[nodiscard]] peer_state peer() const noexcept {
     if (inherited_) return peer_state::absent;  // a fork child: nothing of the ring is this process's
     const side p = other(side_);
-    if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;  // the common case: one system call
-    // The lock is free: the peer is absent, dead, or attaching right now. An attacher takes its lock and then
-    // stores "attached", so reading the lock and then the slot without the admin lock could pair "free" (before
-    // it locked) with "attached" (after) and call a process that just attached dead. Attach holds the admin
-    // lock across both steps, so under it the two reads are consistent. If someone holds it (attaching or
-    // detaching right now), nothing is known yet: say alive, and the caller's next check decides.
-    if (!seg_->try_lock(lock_byte::admin)) return peer_state::alive;
-    const bool locked = seg_->locked_by_other(lock_of(p));
-    // acquire: pairs with the release store of state in take_side()/detach() of the peer.
-    const auto st = slot(p).state.load(std::memory_order_acquire);
-    seg_->unlock(lock_byte::admin);
-    if (locked) return peer_state::alive;
-    if (st == static_cast<std::uint32_t>(layout::attach_state::attached)) return peer_state::dead;
-    return st == static_cast<std::uint32_t>(layout::attach_state::closed) ? peer_state::closed : peer_state::absent;
+    const layout::attach_slot& sl = slot(p);
+    // Without the admin lock, so that a third process holding it (or stopped while holding it) cannot hide a
+    // death. The order makes the verdict sound: an attacher takes its lock, then bumps attach_count and stores
+    // "attached"; a detacher or closer stores its state, then drops the lock. So read the slot, then the lock,
+    // then the slot again: "attached" on both sides of a free lock, with the same attach_count, means the side
+    // that attached (before our first read) no longer holds its lock and did not detach: it died. A slot that
+    // moved in between (an attach, detach or close right now) is read again.
+    for (int round = 0; round < 4; ++round) {
+      // acquire: pairs with the release store of state in take_side() and leave() of the peer; attach_count
+      // (relaxed, stored before that state) is then at least that attach's.
+      const auto state = sl.state.load(std::memory_order_acquire);
+      const auto count = sl.attach_count.load(std::memory_order_relaxed);
+      if (seg_->locked_by_other(lock_of(p))) return peer_state::alive;  // the common case: one system call
+      const auto state_after = sl.state.load(std::memory_order_acquire);  // pairs as above
+      const auto count_after = sl.attach_count.load(std::memory_order_relaxed);
+      if (state != state_after || count != count_after) continue;
+      if (state == static_cast<std::uint32_t>(layout::attach_state::attached)) return peer_state::dead;
+      return state == static_cast<std::uint32_t>(layout::attach_state::closed) ? peer_state::closed : peer_state::absent;
+    }
+    return peer_state::alive;  // the slot kept moving: a side is attaching or leaving right now; ask again later
   }
 
   /// This side's counters; the wait line it sleeps on; the one it wakes the peer through.
@@ -294,7 +300,11 @@ class attachment final : private registrant {
   // handler never both leave.
   void leave(layout::attach_state how) noexcept {
     if (!attached_.exchange(false, std::memory_order_acq_rel)) return;
-    const auto deadline = deadline_after(std::min<std::chrono::nanoseconds>(opts_.open_timeout, std::chrono::seconds(1)));
+    // The admin lock is held for microseconds by an attacher, a detacher or a sweep. A holder that keeps it longer
+    // (stopped, or a hostile process) must not hold up a detach: after admin_wait we leave without it, and without
+    // judging whether to retire the segment (an attacher may be the holder). A drained segment left that way is
+    // stale (stale.hpp), so `shmring gc` or remove_stale() retires it once the holder is gone.
+    const auto deadline = deadline_after(std::min<std::chrono::nanoseconds>(opts_.open_timeout, admin_wait));
     bool admin = false;
     try {
       admin = seg_->lock_until(lock_byte::admin, deadline);
@@ -344,6 +354,9 @@ class attachment final : private registrant {
   layout::header_snapshot snap_;  // the header's fixed fields, read once and validated: the only source of sizes
   side side_;
   options opts_;
+  /// The longest a detach waits for the admin lock (see leave()).
+  static constexpr std::chrono::milliseconds admin_wait{50};
+
   std::atomic<bool> attached_{false};
   bool inherited_ = false;                      // this process is a fork child of the one that attached
   poison_fn poison_ = nullptr;                  // the wrapper's hook for a fork child (on_inherit)
