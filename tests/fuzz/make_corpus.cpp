@@ -109,16 +109,23 @@ int main(int argc, char** argv) {
     send(w, 8, 5);
     save(dir, "valid-unsynced", s.bytes);
   }
-  {  // a producer died after publishing the first fragment; its successor's message carries the resync flag
+  {  // a producer died half-way through a fragmented message; its successor's message carries the resync flag
     image s(1024, 0);
     record_writer w(s.memory(), 0, false);
-    send(w, 8, 1);  // sequence 0
+    send(w, 8, 1);  // sequence 0, taken by a consumer: the tail moves to 40, which leaves room after the wrap
+    {
+      record_reader r(s.memory(), 0);
+      if (r.poll() != record_reader::status::ready) std::abort();
+      r.release();
+    }
     const auto big = payload(1000, 8);
     record_writer::outgoing o{big.data(), big.size(), 1, 0, 7};
     bool published = false;
-    (void)w.write_some(o, published);  // sequence 1: one 480-byte fragment fits, the second does not
+    // sequence 1: a 480-byte fragment, then one of 440 cut to end at the end of the area; the last 80 bytes do not
+    // fit in the 40 bytes the tail left free, and the producer dies
+    (void)w.write_some(o, published);
     record_writer heir(s.memory(), w.next_sequence(), true);
-    send(heir, 20, 9);  // sequence 2, resync: the reader drops the fragment it holds
+    send(heir, 8, 9);  // sequence 2, resync, in those 40 bytes: the reader drops the partial message it holds
     save(dir, "valid-resync", s.bytes);
   }
   {  // indices just below 2^64

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 
 namespace shmring {
@@ -53,7 +54,8 @@ struct header {
   std::uint32_t length;          // +0  payload bytes in this record (padding: bytes from here to the end)
   std::uint8_t kind;             // +4  kind_data or kind_padding
   std::uint8_t flags;            // +5  flag_* bits
-  std::uint16_t reserved;        // +6  0
+  std::uint16_t type_tag;        // +6  data: the payload type's tag (tag_of its shmring_type_name), 0 when none;
+                                 //     padding: 0. Every fragment of a message carries the first one's.
   std::uint32_t type;            // +8  message_type
   std::uint32_t message_length;  // +12 payload bytes of the whole message (every fragment carries it)
   std::uint64_t sequence;        // +16 the message's sequence number (every fragment carries it)
@@ -62,7 +64,7 @@ struct header {
 static_assert(std::is_standard_layout_v<header> && std::is_trivially_copyable_v<header>);
 static_assert(sizeof(header) == header_size);
 static_assert(offsetof(header, length) == 0 && offsetof(header, kind) == 4 && offsetof(header, flags) == 5 &&
-              offsetof(header, reserved) == 6 && offsetof(header, type) == 8 &&
+              offsetof(header, type_tag) == 6 && offsetof(header, type) == 8 &&
               offsetof(header, message_length) == 12 && offsetof(header, sequence) == 16 &&
               offsetof(header, timestamp_ns) == 24);
 
@@ -75,11 +77,23 @@ inline void write_header(std::byte* dst, const header& h) noexcept {
   std::memcpy(dst + offsetof(header, length), &h.length, sizeof h.length);
   std::memcpy(dst + offsetof(header, kind), &h.kind, sizeof h.kind);
   std::memcpy(dst + offsetof(header, flags), &h.flags, sizeof h.flags);
-  std::memcpy(dst + offsetof(header, reserved), &h.reserved, sizeof h.reserved);
+  std::memcpy(dst + offsetof(header, type_tag), &h.type_tag, sizeof h.type_tag);
   std::memcpy(dst + offsetof(header, type), &h.type, sizeof h.type);
   std::memcpy(dst + offsetof(header, message_length), &h.message_length, sizeof h.message_length);
   std::memcpy(dst + offsetof(header, sequence), &h.sequence, sizeof h.sequence);
   std::memcpy(dst + offsetof(header, timestamp_ns), &h.timestamp_ns, sizeof h.timestamp_ns);
+}
+
+/// The 16-bit tag a record carries for a payload type that declares `shmring_type_name` (send_typed): FNV-1a of
+/// the name folded to 16 bits, never 0 (0 means "no tag"). A receiver whose type declares another name refuses
+/// the message (errc::type_mismatch). Sixteen bits tell types apart by accident only 1 time in 65,535: a check
+/// against mistakes, not against an adversary (who could write any bytes anyway).
+constexpr std::uint16_t tag_of(std::string_view name) noexcept {
+  if (name.empty()) return 0;
+  std::uint32_t h = 2166136261u;
+  for (const char c : name) h = (h ^ static_cast<std::uint8_t>(c)) * 16777619u;
+  const auto t = static_cast<std::uint16_t>((h >> 16) ^ (h & 0xffffu));
+  return t == 0 ? std::uint16_t{1} : t;
 }
 
 /// Bytes a data record of `payload` bytes occupies: header + payload rounded up to 8.

@@ -263,7 +263,8 @@ class message_consumer {
 
   message_info info() const noexcept {
     const record_meta& m = reader_.meta();
-    return {static_cast<message_type>(m.type), static_cast<message_flags>(m.flags), m.sequence, m.timestamp_ns, m.length};
+    return {static_cast<message_type>(m.type), static_cast<message_flags>(m.flags), m.sequence, m.timestamp_ns, m.length,
+            m.type_tag};
   }
 
   void finish() noexcept {
@@ -275,7 +276,8 @@ class message_consumer {
 
   message take() {
     const record_meta& m = reader_.meta();
-    message out{static_cast<message_type>(m.type), static_cast<message_flags>(m.flags), m.sequence, m.timestamp_ns, {}};
+    message out{static_cast<message_type>(m.type), static_cast<message_flags>(m.flags), m.sequence, m.timestamp_ns, {},
+                m.type_tag};
     if (reader_.in_place()) {
       const auto p = reader_.payload();
       out.payload.assign(p.begin(), p.end());  // may throw bad_alloc: the message stays ready for the next call
@@ -304,11 +306,13 @@ class message_consumer {
   template <class T>
   T take_typed() {
     const auto p = reader_.payload();
+    if (const std::string why = detail::tag_mismatch<T>(reader_.meta().type_tag); !why.empty())
+      throw error(errc::type_mismatch, ep_.name(), why + "; it stays in the ring");
     if (p.size() != sizeof(T))
       throw error(errc::type_mismatch, ep_.name(),
                   "the next message has " + std::to_string(p.size()) + " payload bytes, the type " +
                       std::to_string(sizeof(T)) + "; it stays in the ring");
-    const T v = detail::payload_as<T>(p);
+    const T v = detail::payload_as<T>(p, reader_.meta().type_tag);
     finish();
     return v;
   }

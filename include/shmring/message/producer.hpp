@@ -113,7 +113,10 @@ class message_producer {
   /// message::as<T>()). For the other forms: try_send(object_bytes(v)), send_for(object_bytes(v), d).
   template <trivially_copyable_message T>
   void send_typed(const T& v, message_type t = message_type::data, message_flags f = message_flags::none) {
-    send(object_bytes(v), t, f);
+    // A T with shmring_type_name tags its records (record::tag_of), so a receiver of another named type refuses it.
+    constexpr std::uint16_t tag = record::tag_of(type_name_of<T>());
+    if (SHMRING_LIKELY(try_send_fast(object_bytes(v), t, f, tag))) return;
+    (void)send_slow(object_bytes(v), t, f, std::chrono::steady_clock::time_point::max(), tag);
   }
 
   // ------------------------------------------------------------------------------------------ zero copy
@@ -222,12 +225,12 @@ class message_producer {
     detail::bump(stats_->bytes, bytes);
   }
 
-  bool try_send_fast(std::span<const std::byte> payload, message_type t, message_flags f) {
+  bool try_send_fast(std::span<const std::byte> payload, message_type t, message_flags f, std::uint16_t tag = 0) {
     if (SHMRING_UNLIKELY(payload.size() > max_message_size)) detail::throw_too_large(ep_, payload.size());
     if (SHMRING_UNLIKELY(writer_.reservation_open()))
       throw error(errc::invalid_argument, ep_.name(), "send while a reservation is open: commit() or abandon() it first");
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         [this] { return stamp(); }))) {
+                                         [this] { return stamp(); }, tag))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -236,10 +239,11 @@ class message_producer {
   }
 
   SHMRING_NOINLINE bool send_slow(std::span<const std::byte> payload, message_type t, message_flags f,
-                                  std::chrono::steady_clock::time_point deadline) {
+                                  std::chrono::steady_clock::time_point deadline, std::uint16_t tag = 0) {
     detail::bump(stats_->stalls);
     record_writer::outgoing o{payload.data(), payload.size(), static_cast<std::uint32_t>(t),
                               static_cast<std::uint8_t>(f), stamp()};
+    o.type_tag = tag;
     for (;;) {
       bool published = false;
       const record_writer::progress p = writer_.write_some(o, published);

@@ -32,9 +32,20 @@ std::span<const std::byte> object_bytes(const T& v) noexcept {
 }
 
 namespace detail {
-/// A payload as a T: exactly sizeof(T) bytes, or errc::type_mismatch.
+/// Why a message with this type tag is not a T, or "" when it may be: a T that declares shmring_type_name refuses
+/// a message tagged for another name (a message without a tag, sent as bytes, is judged by its size alone).
 template <class T>
-T payload_as(std::span<const std::byte> p) {
+std::string tag_mismatch(std::uint16_t tag) {
+  constexpr std::uint16_t mine = record::tag_of(type_name_of<T>());
+  if (mine == 0 || tag == 0 || tag == mine) return {};
+  return "the message was sent as another type (tag " + std::to_string(tag) + "), not \"" +
+         std::string(type_name_of<T>()) + "\" (tag " + std::to_string(mine) + ")";
+}
+
+/// A payload as a T: exactly sizeof(T) bytes, and no type tag of another name; or errc::type_mismatch.
+template <class T>
+T payload_as(std::span<const std::byte> p, std::uint16_t tag = 0) {
+  if (const std::string why = tag_mismatch<T>(tag); !why.empty()) throw error(errc::type_mismatch, {}, why);
   if (p.size() != sizeof(T))
     throw error(errc::type_mismatch, {},
                 "the message has " + std::to_string(p.size()) + " payload bytes, the type " + std::to_string(sizeof(T)));
@@ -83,6 +94,7 @@ struct message_info {
   std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC (steady_clock on Linux) when the send began; 0 from a
                                    ///< producer made with options::timestamps = false
   std::size_t length = 0;          ///< payload bytes
+  std::uint16_t type_tag = 0;      ///< sent by send_typed<T> of a T with shmring_type_name: record::tag_of(name)
 
   /// The timestamp as a steady_clock time point (libstdc++ and libc++ use CLOCK_MONOTONIC on Linux).
   [[nodiscard]] std::chrono::steady_clock::time_point time() const noexcept {
@@ -98,6 +110,7 @@ struct message {
   std::uint64_t sequence = 0;      ///< per ring, from 0; consecutive unless a producer gave a message up
   std::uint64_t timestamp_ns = 0;  ///< CLOCK_MONOTONIC when the send began (0 without options::timestamps)
   std::vector<std::byte> payload;
+  std::uint16_t type_tag = 0;      ///< see message_info::type_tag
 
   /// The payload as characters (no copy; valid while the message lives).
   [[nodiscard]] std::string_view text() const noexcept {
@@ -106,14 +119,16 @@ struct message {
   /// Payload bytes.
   [[nodiscard]] std::size_t size() const noexcept { return payload.size(); }
   /// Everything but the payload.
-  [[nodiscard]] message_info info() const noexcept { return {type, flags, sequence, timestamp_ns, payload.size()}; }
+  [[nodiscard]] message_info info() const noexcept {
+    return {type, flags, sequence, timestamp_ns, payload.size(), type_tag};
+  }
   /// The timestamp as a steady_clock time point.
   [[nodiscard]] std::chrono::steady_clock::time_point time() const noexcept { return info().time(); }
   /// The payload as a T (sent with send_typed or object_bytes). Throws errc::type_mismatch unless the payload
-  /// has exactly sizeof(T) bytes.
+  /// has exactly sizeof(T) bytes, or when T declares shmring_type_name and the message was tagged for another.
   template <trivially_copyable_message T>
   [[nodiscard]] T as() const {
-    return detail::payload_as<T>(payload);
+    return detail::payload_as<T>(payload, type_tag);
   }
 };
 
@@ -129,7 +144,7 @@ struct message_view {
   /// The payload as a T (copied out of the ring). Throws errc::type_mismatch unless it has sizeof(T) bytes.
   template <trivially_copyable_message T>
   [[nodiscard]] T as() const {
-    return detail::payload_as<T>(payload);
+    return detail::payload_as<T>(payload, info.type_tag);
   }
 };
 

@@ -53,7 +53,7 @@ inline checked invalid(const char* why) noexcept {
   if (h.kind == kind_padding) {
     if (off == 0) return invalid("padding record at the start of the data area");
     if (h.length != a.capacity - off) return invalid("padding record does not reach exactly the end of the data area");
-    if (h.flags != 0 || h.reserved != 0) return invalid("padding record with flags or reserved bits set");
+    if (h.flags != 0 || h.type_tag != 0) return invalid("padding record with flags or a type tag set");
     if (h.length >= avail) return invalid("padding record not followed by a published record");
     c.kind = checked::kind_t::padding;
     c.size = h.length;
@@ -64,7 +64,6 @@ inline checked invalid(const char* why) noexcept {
   if (avail < header_size) return invalid("record header runs past the producer's index");
   std::memcpy(&c.h, a.data + off, header_size);
   if (h.kind != kind_data) return invalid("record changed while it was read");
-  if (h.reserved != 0) return invalid("record with reserved bits set");
   if ((h.flags & ~known_flags) != 0) return invalid("record with unknown flag bits");
   if (h.length > a.max_payload) return invalid("record length exceeds the largest record of this ring");
   const std::uint64_t size = size_of(h.length);

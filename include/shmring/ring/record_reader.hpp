@@ -31,6 +31,7 @@ struct record_meta {
   std::uint32_t type = 0;
   std::uint8_t flags = 0;   ///< user flags only (urgent, compressed, encrypted)
   std::uint32_t length = 0; ///< payload bytes of the whole message
+  std::uint16_t type_tag = 0;  ///< record::tag_of the payload type's declared name, 0 when none
 };
 
 /// The consuming side of a message ring over given memory. One thread (or process) uses it.
@@ -254,7 +255,7 @@ class record_reader {
       if (partial_) return bad("a message starts inside a fragmented message");
       if (h.sequence != expected_) return bad("sequence number is not the next one (a gap or a repeat)");
       meta_ = record_meta{h.sequence, h.timestamp_ns, h.type, static_cast<std::uint8_t>(h.flags & record::user_flags),
-                          h.message_length};
+                          h.message_length, h.type_tag};
       if (last) {
         payload_ = payload;
         record_size_ = size;
@@ -282,6 +283,7 @@ class record_reader {
     }
     if (!partial_) return bad("fragment without the start of its message");
     if (h.sequence != meta_.sequence || h.type != meta_.type || h.message_length != meta_.length ||
+        h.type_tag != meta_.type_tag ||
         h.timestamp_ns != meta_.timestamp_ns || (h.flags & record::user_flags) != meta_.flags)
       return bad("fragment that does not belong to the message being reassembled");
     const std::uint64_t have = buf_.size() + std::uint64_t{h.length};

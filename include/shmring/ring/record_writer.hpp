@@ -31,6 +31,7 @@ class record_writer {
     std::uint64_t sent = 0;          ///< payload bytes written so far
     std::uint64_t sequence = 0;      ///< assigned when the first record is written
     bool started = false;            ///< the first record is written (and published)
+    std::uint16_t type_tag = 0;      ///< record::tag_of the payload type's name, or 0
   };
   enum class progress : std::uint8_t { done, need_room, corrupted };
 
@@ -74,9 +75,10 @@ class record_writer {
   /// publishes it with one index store, or writes nothing and returns false when it does not fit in the free
   /// space now, is over max_try() (then always, see max_try_write), a reservation is open, or the ring is
   /// corrupted. now() is called once, only when the message fits, for the timestamp.
+  /// type_tag: record::tag_of the payload type's declared name, or 0.
   template <class Clock>
   [[nodiscard]] bool try_write(std::span<const std::byte> payload, std::uint32_t type, std::uint8_t flags,
-                               Clock&& now) noexcept {
+                               Clock&& now, std::uint16_t type_tag = 0) noexcept {
     const std::uint64_t n = payload.size();
     if (SHMRING_UNLIKELY(corrupted_ || reserved_ || n > max_message_size)) return false;
     if (SHMRING_LIKELY(n <= max_payload_)) {  // one record: the hot path
@@ -85,7 +87,7 @@ class record_writer {
       if (free_at(head_) < need && (!refresh_tail() || free_at(head_) < need)) return false;
       const std::uint64_t seq = begin_message();
       const record::header h{static_cast<std::uint32_t>(n), record::kind_data,
-                             first_flags(flags, true), 0, type, static_cast<std::uint32_t>(n),
+                             first_flags(flags, true), type_tag, type, static_cast<std::uint32_t>(n),
                              seq, static_cast<std::uint64_t>(now())};
       publish(put(head_, h, payload.data()));
       return true;
@@ -94,6 +96,7 @@ class record_writer {
     const std::uint64_t need = need_whole(n);
     if (free_at(head_) < need && (!refresh_tail() || free_at(head_) < need)) return false;
     outgoing o{payload.data(), n, type, flags, static_cast<std::uint64_t>(now())};
+    o.type_tag = type_tag;
     bool published = false;
     return write_some(o, published) == progress::done;
   }
@@ -127,7 +130,7 @@ class record_writer {
         o.started = true;
         f = first_flags(o.flags, last);
       }
-      const record::header h{static_cast<std::uint32_t>(len), record::kind_data, f, 0, o.type,
+      const record::header h{static_cast<std::uint32_t>(len), record::kind_data, f, o.type_tag, o.type,
                              static_cast<std::uint32_t>(o.size), o.sequence, o.timestamp_ns};
       pos = put(pos, h, o.data + o.sent);
       o.sent += len;
