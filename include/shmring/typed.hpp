@@ -5,6 +5,7 @@
 
 #include <shmring/config.hpp>
 #include <shmring/detail/attachment.hpp>
+#include <shmring/detail/endpoint_base.hpp>
 #include <shmring/error.hpp>
 #include <shmring/layout/header.hpp>
 #include <shmring/layout/snapshot.hpp>
@@ -44,7 +45,7 @@ ring_memory<T> typed_memory(const attachment& ep) noexcept {
 
 /// The producing side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
 template <element T>
-class producer {
+class producer : public detail::endpoint_base {
  public:
   using value_type = T;
 
@@ -70,7 +71,7 @@ class producer {
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
   producer(producer&& o) noexcept
-      : ep_(std::move(o.ep_)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
+      : endpoint_base(std::move(o)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
     ep_.on_inherit(&poison, &ring_);
   }
 
@@ -140,35 +141,16 @@ class producer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return ring_.capacity(); }
   /// Elements in the ring at some moment during the call.
   [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
-  /// The segment's user name.
-  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Whether the consumer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
   /// Elements pushed into this segment since it was created (by every producer that attached).
   [[nodiscard]] std::uint64_t pushed() const noexcept { return ring_.producer_index() - ep_.snapshot().initial_index; }
-  /// Futex wake system calls this side has made for the consumer (all producers of the segment).
-  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
-  /// Futex waits (sleeps in the kernel) this side has made waiting for room (all producers of the segment).
-  [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the consumer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.producer_corrupted(); }
-  /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
-  /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const {
-    ep_.check_owner();
-    return detail::attachment_status(ep_);
-  }
-  /// Ends the stream: the consumer receives everything pushed before, then its waiting calls throw errc::closed
-  /// (try_ calls return nothing) and producer_state() says closed. Detaches; the object is unusable afterwards.
-  /// A producer that attaches later starts a new stream on the same ring.
-  void close() noexcept { ep_.close(); }
-  /// Detaches now (the destructor does too): the consumer waits for a producer to attach again. The object is
-  /// unusable afterwards.
-  void detach() noexcept { ep_.detach(); }
 
  private:
   explicit producer(detail::attachment ep)
-      : ep_(std::move(ep)),
+      : endpoint_base(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
         stats_(&ep_.my_stats()) {
@@ -204,7 +186,6 @@ class producer {
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
-  detail::attachment ep_;
   ring<T> ring_;
   layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters
@@ -212,7 +193,7 @@ class producer {
 
 /// The consuming side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
 template <element T>
-class consumer {
+class consumer : public detail::endpoint_base {
  public:
   using value_type = T;
 
@@ -237,7 +218,7 @@ class consumer {
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
   consumer(consumer&& o) noexcept
-      : ep_(std::move(o.ep_)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
+      : endpoint_base(std::move(o)), ring_(std::move(o.ring_)), peer_wait_(o.peer_wait_), stats_(o.stats_) {
     ep_.on_inherit(&poison, &ring_);
   }
 
@@ -317,35 +298,16 @@ class consumer {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return ring_.capacity(); }
   /// Elements in the ring at some moment during the call.
   [[nodiscard]] std::uint64_t size_approx() const noexcept { return ring_.size_approx(); }
-  /// The segment's user name.
-  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Whether the producer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
   /// Elements popped from this segment since it was created (by every consumer that attached).
   [[nodiscard]] std::uint64_t popped() const noexcept { return ring_.consumer_index() - ep_.snapshot().initial_index; }
-  /// Futex wake system calls this side has made for the producer.
-  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return ep_.my_stats().wake_calls.load(std::memory_order_relaxed); }
-  /// Futex waits (sleeps in the kernel) this side has made waiting for data (all consumers of the segment).
-  [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// True once the producer's index was seen out of range.
   [[nodiscard]] bool corrupted() const noexcept { return ring_.consumer_corrupted(); }
-  /// A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach state.
-  /// A few system calls: not for the hot path.
-  [[nodiscard]] ring_status status() const {
-    ep_.check_owner();
-    return detail::attachment_status(ep_);
-  }
-  /// Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room (what is in the
-  /// ring stays for a consumer that attaches later), and consumer_state() says closed. Detaches; the object is
-  /// unusable afterwards.
-  void close() noexcept { ep_.close(); }
-  /// Detaches now (the destructor does too): the producer waits for a consumer to attach again. The object is
-  /// unusable afterwards.
-  void detach() noexcept { ep_.detach(); }
 
  private:
   explicit consumer(detail::attachment ep)
-      : ep_(std::move(ep)),
+      : endpoint_base(std::move(ep)),
         ring_(detail::typed_memory<T>(ep_)),
         peer_wait_(&ep_.peer_wait()),
         stats_(&ep_.my_stats()) {
@@ -384,7 +346,6 @@ class consumer {
         [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
-  detail::attachment ep_;
   ring<T> ring_;
   layout::wait_line* peer_wait_;  // where the peer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters

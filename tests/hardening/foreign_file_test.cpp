@@ -37,6 +37,7 @@
 
 using namespace shmring;
 using shmring_test::child_process;
+using shmring_test::key_values;
 using shmring_test::code_of;
 using shmring_test::say;
 using shmring_test::segment_exists;
@@ -113,13 +114,6 @@ void plant(const std::string& kind, const std::string& path) {
 }
 
 // The parent's view of a child's "key=value" lines.
-std::map<std::string, std::string> parse(const std::string& out) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (const auto eq = line.find('='); eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-  return kv;
-}
 
 std::string code_string(errc e) { return std::string(to_string(e)); }
 }  // namespace
@@ -228,7 +222,7 @@ TEST_CASE("every entry point says permission_denied on another user's ring, and 
   const std::string raw = other.read_output();
   REQUIRE(other.wait() == 0);
   INFO("child output:\n" << raw);
-  const auto kv = parse(raw);
+  const auto kv = key_values(raw);
   for (const char* call : {"consumer_open", "producer_open", "message_open", "open_or_create", "status", "remove",
                            "is_stale", "remove_stale"}) {
     CAPTURE(call);

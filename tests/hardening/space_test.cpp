@@ -38,6 +38,7 @@
 
 using namespace shmring;
 using shmring_test::child_process;
+using shmring_test::key_values;
 using shmring_test::code_of;
 using shmring_test::command_process;
 using shmring_test::mix;
@@ -86,14 +87,6 @@ void fill_shm() {
   ::close(fd);
 }
 
-// A child's report: "key=value" lines.
-std::map<std::string, std::string> parse(const std::string& out) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (const auto eq = line.find('='); eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-  return kv;
-}
 
 // Reports the outcome of a create: its error code and message, and what it left in /dev/shm.
 template <class F>
@@ -197,7 +190,7 @@ outcome in_small_shm(const std::string& what) {
   outcome o;
   o.raw = p.read_output();
   o.rc = p.wait();
-  o.kv = parse(o.raw);
+  o.kv = key_values(o.raw);
   return o;
 }
 
@@ -276,7 +269,7 @@ TEST_CASE("a ring larger than RLIMIT_FSIZE fails with no_space, not SIGXFSZ", "[
   const int rc = c.wait();
   INFO("child output:\n" << raw);
   REQUIRE(rc == 0);  // 128 + 25 (SIGXFSZ) before the fix
-  const auto kv = parse(raw);
+  const auto kv = key_values(raw);
   CHECK(kv.at("code") == "no_space");
   CHECK(kv.at("what").find("RLIMIT_FSIZE") != std::string::npos);
   CHECK(kv.at("what").find(std::to_string(1 * MiB) + " bytes") != std::string::npos);  // the limit, named

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -51,6 +53,15 @@ inline std::string read_line(int fd) {
       return line;
     }
   }
+}
+
+/// A child's report of "key=value" lines, as a map (later keys win; other lines are ignored).
+inline std::map<std::string, std::string> key_values(const std::string& out) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (const auto eq = line.find('='); eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+  return kv;
 }
 
 /// The words of a line, split on spaces.

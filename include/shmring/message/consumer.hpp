@@ -6,6 +6,7 @@
 
 #include <shmring/config.hpp>
 #include <shmring/detail/attachment.hpp>
+#include <shmring/detail/endpoint_base.hpp>
 #include <shmring/detail/proc.hpp>
 #include <shmring/error.hpp>
 #include <shmring/layout/header.hpp>
@@ -34,7 +35,7 @@ namespace shmring {
 /// Corruption: when anything read from the ring is impossible (see docs/layout.md), the consumer stops reading the
 /// ring for good. Waiting calls throw errc::corrupted; try_ calls return nothing, and corrupted() / corruption()
 /// tell an empty ring from a broken one.
-class message_consumer {
+class message_consumer : public detail::endpoint_base {
  public:
   /// Creates the segment name with a data area of capacity bytes (a power of two, at least 128) and attaches as
   /// its consumer.
@@ -60,7 +61,7 @@ class message_consumer {
 
   /// Moves the attachment (and a message held by try_read()); the moved-from object is unusable.
   message_consumer(message_consumer&& o) noexcept
-      : ep_(std::move(o.ep_)), reader_(std::move(o.reader_)), dropped_base_(o.dropped_base_),
+      : endpoint_base(std::move(o)), reader_(std::move(o.reader_)), dropped_base_(o.dropped_base_),
         peer_wait_(o.peer_wait_), stats_(o.stats_), dropped_seen_(o.dropped_seen_) {
     ep_.on_inherit(&poison, &reader_);
   }
@@ -157,16 +158,10 @@ class message_consumer {
 
   /// Anyone. Bytes of the data area.
   [[nodiscard]] std::uint64_t capacity() const noexcept { return reader_.capacity(); }
-  /// Anyone. The segment's user name.
-  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Consumer thread. Whether the producer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state producer_state() const noexcept { return ep_.peer(); }
   /// Anyone. Messages received from this segment (by every consumer that attached).
   [[nodiscard]] std::uint64_t received() const noexcept { return stats_->messages.load(std::memory_order_relaxed); }
-  /// Anyone. Futex wake system calls this side has made for the producer (all consumers of the segment).
-  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return stats_->wake_calls.load(std::memory_order_relaxed); }
-  /// Anyone. Futex waits this side has made waiting for data (all consumers of the segment).
-  [[nodiscard]] std::uint64_t sleeps() const noexcept { return stats_->sleeps.load(std::memory_order_relaxed); }
   /// Consumer thread. Partial messages this consumer dropped (given up by their producer, or begun by an earlier
   /// consumer); never delivered.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return reader_.dropped(); }
@@ -179,22 +174,10 @@ class message_consumer {
     if (!reader_.corrupted()) return {};
     return std::string(reader_.corruption()) + " (record at byte index " + std::to_string(reader_.corruption_index()) + ")";
   }
-  /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
-  [[nodiscard]] ring_status status() const {
-    ep_.check_owner();
-    return detail::attachment_status(ep_);
-  }
-  /// Consumer thread. Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room
-  /// (what is in the ring, a message held by read() included, stays for a consumer that attaches later), and
-  /// consumer_state() says closed. Detaches; the object is unusable afterwards.
-  void close() noexcept { ep_.close(); }
-  /// Consumer thread. Detaches now (the destructor does too): the producer waits for a consumer to attach again.
-  /// The object is unusable afterwards.
-  void detach() noexcept { ep_.detach(); }
 
  private:
   explicit message_consumer(detail::attachment ep)
-      : ep_(std::move(ep)),
+      : endpoint_base(std::move(ep)),
         reader_(detail::message_memory(ep_), ep_.snapshot().initial_index,
                 &detail::stat_word(ep_.my_stats(), layout::stats_word::delivered)),
         dropped_base_(detail::stat_word(ep_.my_stats(), layout::stats_word::dropped).load(std::memory_order_relaxed)),
@@ -321,7 +304,6 @@ class message_consumer {
 
   void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 
-  detail::attachment ep_;
   record_reader reader_;
   std::uint64_t dropped_base_;    // the segment's dropped count when we attached
   layout::wait_line* peer_wait_;  // where the producer sleeps: checked after every tail store

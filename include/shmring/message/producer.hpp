@@ -7,6 +7,7 @@
 
 #include <shmring/config.hpp>
 #include <shmring/detail/attachment.hpp>
+#include <shmring/detail/endpoint_base.hpp>
 #include <shmring/detail/proc.hpp>
 #include <shmring/error.hpp>
 #include <shmring/layout/header.hpp>
@@ -31,7 +32,7 @@
 namespace shmring {
 
 /// The producing side of a message ring. Only one may be attached to a segment at a time; one thread uses it.
-class message_producer {
+class message_producer : public detail::endpoint_base {
  public:
   /// Creates the segment name with a data area of capacity bytes (a power of two, at least 128) and attaches as
   /// its producer. Throws shmring::error (already_exists, invalid_name, invalid_argument, no_space, ...).
@@ -57,7 +58,7 @@ class message_producer {
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
   message_producer(message_producer&& o) noexcept
-      : ep_(std::move(o.ep_)), writer_(std::move(o.writer_)), peer_wait_(o.peer_wait_), stats_(o.stats_),
+      : endpoint_base(std::move(o)), writer_(std::move(o.writer_)), peer_wait_(o.peer_wait_), stats_(o.stats_),
         timestamps_(o.timestamps_) {
     ep_.on_inherit(&poison, &writer_);
   }
@@ -167,25 +168,14 @@ class message_producer {
   /// max_message_size. It fits into a drained ring from any head position; a larger message may never fit whole
   /// (try_send() refuses it every time), and send() streams it fragment by fragment.
   [[nodiscard]] std::uint64_t max_try_send() const noexcept { return writer_.max_try(); }
-  /// Anyone. The segment's user name.
-  [[nodiscard]] const std::string& name() const noexcept { return ep_.name(); }
   /// Producer thread. Whether the consumer is attached and alive, absent, dead, or closed (a system call).
   [[nodiscard]] peer_state consumer_state() const noexcept { return ep_.peer(); }
   /// Producer thread. The sequence number the next message will carry.
   [[nodiscard]] std::uint64_t next_sequence() const noexcept { return writer_.next_sequence(); }
   /// Anyone. Messages completely sent into this segment (by every producer that attached).
   [[nodiscard]] std::uint64_t sent() const noexcept { return stats_->messages.load(std::memory_order_relaxed); }
-  /// Anyone. Futex wake system calls this side has made for the consumer (all producers of the segment).
-  [[nodiscard]] std::uint64_t wake_calls() const noexcept { return stats_->wake_calls.load(std::memory_order_relaxed); }
-  /// Anyone. Futex waits this side has made waiting for room (all producers of the segment).
-  [[nodiscard]] std::uint64_t sleeps() const noexcept { return stats_->sleeps.load(std::memory_order_relaxed); }
   /// Producer thread. True once the consumer's index was seen out of range; every send then fails.
   [[nodiscard]] bool corrupted() const noexcept { return writer_.corrupted(); }
-  /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
-  [[nodiscard]] ring_status status() const {
-    ep_.check_owner();
-    return detail::attachment_status(ep_);
-  }
   /// Producer thread. Ends the stream: an open reservation is abandoned, the consumer receives every message sent
   /// before, then its waiting calls throw errc::closed (try_ calls return nothing) and producer_state() says
   /// closed. Detaches; the object is unusable afterwards. A producer that attaches later starts a new stream.
@@ -193,13 +183,10 @@ class message_producer {
     writer_.abandon();
     ep_.close();
   }
-  /// Producer thread. Detaches now (the destructor does too): the consumer waits for a producer to attach again.
-  /// The object is unusable afterwards.
-  void detach() noexcept { ep_.detach(); }
 
  private:
   explicit message_producer(detail::attachment ep)
-      : ep_(std::move(ep)),
+      : endpoint_base(std::move(ep)),
         writer_(detail::message_memory(ep_),
                 detail::stat_word(ep_.my_stats(), layout::stats_word::next_sequence).load(std::memory_order_relaxed),
                 // A producer attached before us: whatever it left half-sent must be dropped, not completed.
@@ -300,7 +287,6 @@ class message_producer {
 
   void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
 
-  detail::attachment ep_;
   record_writer writer_;
   layout::wait_line* peer_wait_;  // where the consumer sleeps: checked after every publish
   layout::stats_line* stats_;     // this side's counters
