@@ -28,6 +28,9 @@ cmake --build --preset bench --target shmring_bench ping_pong >/dev/null
   echo "## ping_pong --wait all --count 100000 (ns; bench preset, Release)"
   build/bench/examples/ping_pong --wait all --count 100000
   echo
+  echo "## ping_pong --wait sleep --spin 0 --yields 0 --count 20000 (a kernel wake-up on every message)"
+  build/bench/examples/ping_pong --wait sleep --spin 0 --yields 0 --count 20000
+  echo
   echo "## shmring_bench --benchmark_filter='^sys/' (median of 5 repetitions)"
   build/bench/bench/shmring_bench --benchmark_filter='^sys/' --benchmark_repetitions=5 \
     --benchmark_report_aggregates_only=true --benchmark_display_aggregates_only=true 2>&1 |
