@@ -297,8 +297,9 @@ TEST_CASE("a creator stopped before its admin lock is reclaimed, and on resuming
   check_ring_works(p, g.name());
 }
 
-// args: name side(producer|consumer) release_fd. Waits to be released, calls open_or_create, prints the errc value it got (0:
-// attached), then holds what it got until released again, so that no other caller can take its side meanwhile.
+// args: name side(producer|consumer) go_fd done_fd. Waits to be released through go_fd, calls open_or_create, prints
+// its side and the errc value it got (0: attached), then holds what it got until released through done_fd, so that no other
+// caller can take its side meanwhile. (Two pipes: a racer that is done must not take a start byte meant for another.)
 SHMRING_CHILD(racing_open_or_create) {
   const int release = std::stoi(args.at(2));
   if (!shmring_test::wait_released(release)) return 2;
@@ -313,8 +314,8 @@ SHMRING_CHILD(racing_open_or_create) {
   } catch (const error& e) {
     got = e.code();
   }
-  shmring_test::report(std::to_string(static_cast<int>(got)));
-  if (!shmring_test::wait_released(release)) return 2;
+  shmring_test::report(args.at(1) + " " + std::to_string(static_cast<int>(got)));
+  if (!shmring_test::wait_released(std::stoi(args.at(3)))) return 2;
   return 0;
 }
 
@@ -331,31 +332,40 @@ TEST_CASE("16 producers and 16 consumers racing open_or_create on an abandoned s
       REQUIRE(creator.wait() == 128 + SIGKILL);
     }
     REQUIRE(segment_exists(g.name()));
-    shmring_test::release_pipe go;
+    shmring_test::release_pipe go, done;
     std::vector<std::unique_ptr<child_process>> racers;
     for (int i = 0; i < 2 * per_side; ++i) {
       racers.push_back(go.inherit([&] {
-        return std::make_unique<child_process>(
-            "racing_open_or_create",
-            std::vector<std::string>{g.name(), i % 2 == 0 ? "producer" : "consumer", std::to_string(go.read_fd())},
-            true);
+        return done.inherit([&] {
+          return std::make_unique<child_process>(
+              "racing_open_or_create",
+              std::vector<std::string>{g.name(), i % 2 == 0 ? "producer" : "consumer", std::to_string(go.read_fd()),
+                                       std::to_string(done.read_fd())},
+              true);
+        });
       }));
     }
     for (int i = 0; i < 2 * per_side; ++i) go.release();
     int attached[2] = {0, 0}, refused[2] = {0, 0};
     for (int i = 0; i < 2 * per_side; ++i) {
       const std::string line = shmring_test::read_line(racers[static_cast<std::size_t>(i)]->output_fd());
-      const auto code = static_cast<errc>(std::stoi(line.empty() ? std::string("-1") : line));
-      INFO("racer " << i << " got " << to_string(code));
+      const auto w = shmring_test::words(line);
+      REQUIRE(w.size() == 2);
+      const auto code = static_cast<errc>(std::stoi(w[1]));
+      INFO("racer " << i << " (" << w[0] << ") got " << to_string(code));
       CHECK((code == errc::ok || code == errc::already_attached));
-      (code == errc::ok ? attached : refused)[i % 2] += 1;
+      const int side_index = w[0] == "producer" ? 0 : 1;
+      if (code == errc::ok)
+        ++attached[side_index];
+      else
+        ++refused[side_index];
     }
     // One producer and one consumer attached (the segment was reclaimed once), every other caller told why not.
     CHECK(attached[0] == 1);
     CHECK(attached[1] == 1);
     CHECK(refused[0] == per_side - 1);
     CHECK(refused[1] == per_side - 1);
-    for (int i = 0; i < 2 * per_side; ++i) go.release();
+    for (int i = 0; i < 2 * per_side; ++i) done.release();
     for (auto& r : racers) CHECK(r->wait() == 0);
   }
 }
