@@ -156,6 +156,7 @@ class producer {
   /// A few system calls: not for the hot path.
   [[nodiscard]] ring_status status() const {
     ep_.check_owner();
+    ep_.check_intact();  // a truncated segment's header is private zeros now: nothing to report but that
     return detail::attachment_status(ep_);
   }
   /// Ends the stream: the consumer receives everything pushed before, then its waiting calls throw errc::closed
@@ -179,7 +180,7 @@ class producer {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool push_slow(const T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -197,11 +198,15 @@ class producer {
   wait_status wait_room(std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (ring_.producer_poll()) return poll_result::ready;
           if (ring_.producer_corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
   detail::attachment ep_;
@@ -333,6 +338,7 @@ class consumer {
   /// A few system calls: not for the hot path.
   [[nodiscard]] ring_status status() const {
     ep_.check_owner();
+    ep_.check_intact();  // a truncated segment's header is private zeros now: nothing to report but that
     return detail::attachment_status(ep_);
   }
   /// Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room (what is in the
@@ -356,7 +362,7 @@ class consumer {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool pop_slow(T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -374,6 +380,7 @@ class consumer {
   wait_status wait_data(std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (ring_.consumer_poll()) return poll_result::ready;
           if (ring_.consumer_corrupted()) return poll_result::corrupted;
           if (!ep_.peer_closed()) return poll_result::not_ready;
@@ -381,7 +388,10 @@ class consumer {
           if (ring_.consumer_poll()) return poll_result::ready;
           return ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::closed;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
   detail::attachment ep_;

@@ -182,6 +182,7 @@ class message_consumer {
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
   [[nodiscard]] ring_status status() const {
     ep_.check_owner();
+    ep_.check_intact();  // a truncated segment's header is private zeros now: nothing to report but that
     return detail::attachment_status(ep_);
   }
   /// Consumer thread. Leaves for good: the producer's waiting calls throw errc::closed instead of waiting for room
@@ -230,6 +231,7 @@ class message_consumer {
       if (!waiting) return false;
       const wait_status s = wait_until(
           [this] {
+            if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
             if (reader_.poll_data()) return poll_result::ready;
             if (reader_.corrupted()) return poll_result::corrupted;
             if (!ep_.peer_closed()) return poll_result::not_ready;
@@ -237,7 +239,10 @@ class message_consumer {
             if (reader_.poll_data()) return poll_result::ready;
             return reader_.corrupted() ? poll_result::corrupted : poll_result::closed;
           },
-          [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+          [this] {
+            (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+            return ep_.peer();
+          }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
       if (s == wait_status::timeout) return false;
       if (s == wait_status::corrupted) {
         detail::mark_corrupted(*stats_);
@@ -258,6 +263,7 @@ class message_consumer {
 
   [[noreturn]] void throw_corrupted() const {
     ep_.check_owner();
+    ep_.check_intact();  // the zero pages of a truncated segment look corrupted
     throw error(errc::corrupted, ep_.name(), corruption());
   }
 
@@ -315,7 +321,7 @@ class message_consumer {
 
   message_view view() const noexcept { return {info(), reader_.payload()}; }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   detail::attachment ep_;
   record_reader reader_;

@@ -181,6 +181,7 @@ class message_producer {
   /// Anyone. A snapshot of the ring's header (see shmring::status); a few system calls.
   [[nodiscard]] ring_status status() const {
     ep_.check_owner();
+    ep_.check_intact();  // a truncated segment's header is private zeros now: nothing to report but that
     return detail::attachment_status(ep_);
   }
   /// Producer thread. Ends the stream: an open reservation is abandoned, the consumer receives every message sent
@@ -277,6 +278,7 @@ class message_producer {
 
   [[noreturn]] void fail(wait_status s) {
     ep_.check_owner();
+    ep_.check_intact();  // the zero pages of a truncated segment look corrupted
     if (s == wait_status::corrupted || writer_.corrupted()) {
       detail::mark_corrupted(*stats_);
       throw error(errc::corrupted, ep_.name(), "the consumer's index is out of range; the ring is unusable");
@@ -287,14 +289,18 @@ class message_producer {
   wait_status wait_room(std::uint64_t want, std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this, want] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (writer_.poll_room(want)) return poll_result::ready;
           if (writer_.corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
   }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   detail::attachment ep_;
   record_writer writer_;
