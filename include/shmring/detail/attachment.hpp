@@ -101,7 +101,8 @@ class attachment final : private registrant {
     snap.created_ns = realtime_ns();
     snap.flags = o.persistent ? flag_persistent : 0u;
     snap.creator_uid = static_cast<std::uint32_t>(::geteuid());
-    std::memcpy(snap.type_name, e.type_name.data(), std::min(e.type_name.size(), layout::max_type_name));
+    if (!e.type_name.empty())  // an empty string_view's data() may be null, which memcpy must not get (UBSan)
+      std::memcpy(snap.type_name, e.type_name.data(), std::min(e.type_name.size(), layout::max_type_name));
     layout::write_snapshot(*h, snap);
     h->head.value.store(o.first_index, std::memory_order_relaxed);
     h->tail.value.store(o.first_index, std::memory_order_relaxed);
