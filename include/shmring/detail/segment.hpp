@@ -11,6 +11,8 @@
 //
 // Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
 // "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
+// Truncation: every mapping is entered in the SIGBUS handler's table (detail/sigbus.hpp) while it exists, so a
+// process that truncates the object cannot kill us; truncated() and check_truncated() say what happened.
 // Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
 // descriptor of the holder closes, in particular when the process dies. They mark who is attached.
 #pragma once
