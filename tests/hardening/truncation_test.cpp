@@ -288,10 +288,10 @@ TEST_CASE("a producer and a consumer in try_ loops in two processes both end wit
   CAPTURE(to_zero, kind);
   segment_guard g("trunc-busy");
   {
-    // Created here and handed over: the children open it (the creator's attachment is closed at once... no: it
-    // detaches, and a segment with data or a peer stays).
+    // Created here and detached at once, so that both children open it; persistent, so that the detach does not
+    // remove the empty ring before they do (segment_guard removes it at the end, pass or fail).
     options o = opts();
-    o.persistent = true;  // nobody removes it between the two opens; segment_guard does at the end
+    o.persistent = true;
     if (kind == "typed")
       (void)consumer<std::uint64_t>::create(g.name(), capacity, o);
     else
