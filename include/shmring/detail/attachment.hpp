@@ -356,6 +356,8 @@ class attachment final : private registrant {
   // - head = tail = 2^63: an index no ring reaches in practice (2^63 operations from index 0; first_index is
   //   chosen by the creator, and one within a capacity of 2^63 would make this look valid), so the next
   //   refresh of the peer's index sees it out of range rather than a plausible 0; and leave() sees the ring empty.
+  // Relaxed: the handler's release store of the range's flag publishes them (detail/sigbus.hpp), and the thread
+  // that faulted, the one that reads them next, is the one running the handler.
   static void refill_after_truncation(std::byte* base) noexcept {
     auto* h = std::launder(reinterpret_cast<layout::header*>(base));
     h->head.value.store(std::uint64_t{1} << 63, std::memory_order_relaxed);

@@ -101,7 +101,8 @@ class mapped_ranges {
     if (r != nullptr) r->begin.store(mapped_range::free_word, std::memory_order_release);
   }
 
-  /// The entry whose mapping holds address a, or nullptr. Async-signal-safe: loads only.
+  /// The entry whose mapping holds address a, or nullptr. Async-signal-safe: loads only (instance() was
+  /// constructed by the add() that installed the handler, so the handler never runs its initialiser).
   mapped_range* find(std::uintptr_t a) noexcept {
     for (chunk* c = &first_; c != nullptr; c = c->next.load(std::memory_order_acquire))
       for (auto& r : c->slots) {
