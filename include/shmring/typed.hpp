@@ -76,10 +76,7 @@ class producer {
 
   /// Wait-free. Copies v into the ring; false when full (or corrupted). Wakes a sleeping consumer.
   [[nodiscard]] bool try_push(const T& v) noexcept {
-    if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_push(v))) return notify_peer();  // false: the segment was truncated under it
     detail::bump(stats_->stalls);
     return false;
   }
@@ -88,10 +85,7 @@ class producer {
   template <class... Args>
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
-    if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) return notify_peer();
     detail::bump(stats_->stalls);
     return false;
   }
@@ -100,8 +94,8 @@ class producer {
   /// errc::corrupted if its index is impossible.
   void push(const T& v) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return;
+      if (SHMRING_LIKELY(notify_peer())) return;
+      detail::throw_wait(wait_status::corrupted, ep_);  // truncated under the push: throw_wait says so
     }
     if (!push_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
   }
@@ -111,8 +105,8 @@ class producer {
   template <class Rep, class Period>
   [[nodiscard]] bool push_for(const T& v, std::chrono::duration<Rep, Period> d) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return true;
+      if (SHMRING_LIKELY(notify_peer())) return true;
+      detail::throw_wait(wait_status::corrupted, ep_);
     }
     return push_slow(v, detail::deadline_after(d));
   }
@@ -120,7 +114,7 @@ class producer {
   /// Wait-free. Pushes as many leading elements of in as fit, published with one index store; returns how many.
   [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
     const std::size_t n = ring_.try_push_n(in);
-    if (SHMRING_LIKELY(n != 0)) notify_peer();
+    if (SHMRING_LIKELY(n != 0) && SHMRING_UNLIKELY(!notify_peer())) return 0;  // truncated: none will arrive
     if (n < in.size()) detail::bump(stats_->stalls);
     return n;
   }
@@ -180,7 +174,9 @@ class producer {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
+  // W2-W3 after a publish. False only when the segment was truncated under this call (its element went to, or
+  // came from, the zero pages): the ring is poisoned by then, and the call reports failure.
+  bool notify_peer() noexcept { return detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool push_slow(const T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -189,8 +185,8 @@ class producer {
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_push(v)) {
-        notify_peer();
-        return true;
+        if (notify_peer()) return true;
+        detail::throw_wait(wait_status::corrupted, ep_);
       }
     }
   }
@@ -249,19 +245,17 @@ class consumer {
   /// Wait-free. The oldest element, or nothing when empty (or corrupted). Wakes a sleeping producer.
   [[nodiscard]] std::optional<T> try_pop() noexcept {
     std::optional<T> v = ring_.try_pop();
-    if (SHMRING_LIKELY(v.has_value()))
-      notify_peer();
-    else
+    if (SHMRING_LIKELY(v.has_value())) {
+      if (SHMRING_UNLIKELY(!notify_peer())) return std::nullopt;  // read from pages a truncation took
+    } else {
       detail::bump(stats_->stalls);
+    }
     return v;
   }
 
   /// Wait-free. Copies the oldest element into out; false when empty (or corrupted).
   [[nodiscard]] bool try_pop(T& out) noexcept {
-    if (SHMRING_LIKELY(ring_.try_pop(out))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_pop(out))) return notify_peer();  // false: read from pages a truncation took
     detail::bump(stats_->stalls);
     return false;
   }
@@ -271,8 +265,8 @@ class consumer {
   T pop() {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify_peer();
-      return v;
+      if (SHMRING_LIKELY(notify_peer())) return v;
+      detail::throw_wait(wait_status::corrupted, ep_);  // truncated under the pop: throw_wait says so
     }
     if (!pop_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
     return v;
@@ -284,8 +278,8 @@ class consumer {
   [[nodiscard]] std::optional<T> pop_for(std::chrono::duration<Rep, Period> d) {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify_peer();
-      return v;
+      if (SHMRING_LIKELY(notify_peer())) return v;
+      detail::throw_wait(wait_status::corrupted, ep_);
     }
     if (!pop_slow(v, detail::deadline_after(d))) return std::nullopt;
     return v;
@@ -294,10 +288,11 @@ class consumer {
   /// Wait-free. Copies up to out.size() of the oldest elements, freeing their slots with one index store.
   [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept {
     const std::size_t n = ring_.try_pop_n(out);
-    if (SHMRING_LIKELY(n != 0))
-      notify_peer();
-    else
+    if (SHMRING_LIKELY(n != 0)) {
+      if (SHMRING_UNLIKELY(!notify_peer())) return 0;  // read from pages a truncation took
+    } else {
       detail::bump(stats_->stalls);
+    }
     return n;
   }
 
@@ -315,7 +310,7 @@ class consumer {
   /// Wait-free. Frees the element front() returned. Does nothing when front() would return nullptr (an empty
   /// ring loses no value and delivers no garbage).
   void pop_front() noexcept {
-    if (ring_.pop_front()) notify_peer();
+    if (ring_.pop_front()) (void)notify_peer();
   }
 
   /// The number of slots.
@@ -362,7 +357,9 @@ class consumer {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
+  // W2-W3 after a publish. False only when the segment was truncated under this call (its element went to, or
+  // came from, the zero pages): the ring is poisoned by then, and the call reports failure.
+  bool notify_peer() noexcept { return detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool pop_slow(T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -371,8 +368,8 @@ class consumer {
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_pop(v)) {
-        notify_peer();
-        return true;
+        if (notify_peer()) return true;
+        detail::throw_wait(wait_status::corrupted, ep_);
       }
     }
   }

@@ -230,12 +230,19 @@ class attachment final : private registrant {
   /// W3 of the wake-up protocol for the wrappers' publishes (see notify_peer below), out of line. After a
   /// truncation the handler's refill left `sleeping` set in the zero pages, so the first publish after the fault
   /// lands here, and the ring is poisoned instead: every later try_ call fails, every waiting call throws.
-  SHMRING_COLD void wake_peer_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
+  /// False in that case (the call that published went to or came from the zero pages), true otherwise.
+  SHMRING_COLD bool wake_peer_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
     if (SHMRING_UNLIKELY(truncated())) {
       if (poison_ != nullptr) poison_(poison_ctx_);
-      return;
+      return false;
     }
     wake_slow(w, wake_calls);
+    return true;
+  }
+  /// wake_peer_slow() for callers that go on either way (the message wrappers): returning nothing keeps their fast
+  /// path exactly what it was (a bool result there cost gcc a saved register in try_send).
+  SHMRING_COLD void wake_peer_slow_quiet(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
+    (void)wake_peer_slow(w, wake_calls);
   }
 
   /// The header in shared memory: its atomic words (indices, counters, wait and attach lines). Its fixed fields
@@ -411,10 +418,18 @@ class attachment final : private registrant {
 
 /// W2-W3 of the wake-up protocol after a wrapper's publish: exactly notify() (wait.hpp) on the fast path, one
 /// relaxed load of the peer's `sleeping`; its slow path also notices a truncation (attachment::wake_peer_slow).
-inline void notify_peer(const attachment& ep, layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
+/// False when the segment was truncated under the publish: the typed wrappers then report failure.
+inline bool notify_peer(const attachment& ep, layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
   // The light half of the asymmetric barrier, as in notify(): keeps this load after the caller's index store.
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (SHMRING_UNLIKELY(w.sleeping.load(std::memory_order_relaxed) != 0)) ep.wake_peer_slow(w, wake_calls);
+  if (SHMRING_UNLIKELY(w.sleeping.load(std::memory_order_relaxed) != 0)) return ep.wake_peer_slow(w, wake_calls);
+  return true;
+}
+/// notify_peer() for the message wrappers, whose call under way completes either way (docs/faults.md).
+inline void notify_peer_quiet(const attachment& ep, layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
+  // The light half of the asymmetric barrier, as in notify(): keeps this load after the caller's index store.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (SHMRING_UNLIKELY(w.sleeping.load(std::memory_order_relaxed) != 0)) ep.wake_peer_slow_quiet(w, wake_calls);
 }
 
 /// The error a waiting call throws when its wait ended without the ring being ready (and not by a timeout).

@@ -321,7 +321,7 @@ class message_consumer {
 
   message_view view() const noexcept { return {info(), reader_.payload()}; }
 
-  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer_quiet(ep_, *peer_wait_, stats_->wake_calls); }
 
   detail::attachment ep_;
   record_reader reader_;

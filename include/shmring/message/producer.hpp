@@ -300,7 +300,7 @@ class message_producer {
         }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
   }
 
-  void notify_peer() noexcept { detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer_quiet(ep_, *peer_wait_, stats_->wake_calls); }
 
   detail::attachment ep_;
   record_writer writer_;
