@@ -77,10 +77,7 @@ class producer : public detail::endpoint_base {
 
   /// Wait-free. Copies v into the ring; false when full (or corrupted). Wakes a sleeping consumer.
   [[nodiscard]] bool try_push(const T& v) noexcept {
-    if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_push(v))) return notify_peer();  // false: the segment was truncated under it
     detail::bump(stats_->stalls);
     return false;
   }
@@ -89,10 +86,7 @@ class producer : public detail::endpoint_base {
   template <class... Args>
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
-    if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_emplace(std::forward<Args>(args)...))) return notify_peer();
     detail::bump(stats_->stalls);
     return false;
   }
@@ -101,8 +95,8 @@ class producer : public detail::endpoint_base {
   /// errc::corrupted if its index is impossible.
   void push(const T& v) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return;
+      if (SHMRING_LIKELY(notify_peer())) return;
+      detail::throw_wait(wait_status::corrupted, ep_);  // truncated under the push: throw_wait says so
     }
     if (!push_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
   }
@@ -112,8 +106,8 @@ class producer : public detail::endpoint_base {
   template <class Rep, class Period>
   [[nodiscard]] bool push_for(const T& v, std::chrono::duration<Rep, Period> d) {
     if (SHMRING_LIKELY(ring_.try_push(v))) {
-      notify_peer();
-      return true;
+      if (SHMRING_LIKELY(notify_peer())) return true;
+      detail::throw_wait(wait_status::corrupted, ep_);
     }
     return push_slow(v, detail::deadline_after(d));
   }
@@ -121,7 +115,7 @@ class producer : public detail::endpoint_base {
   /// Wait-free. Pushes as many leading elements of in as fit, published with one index store; returns how many.
   [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
     const std::size_t n = ring_.try_push_n(in);
-    if (SHMRING_LIKELY(n != 0)) notify_peer();
+    if (SHMRING_LIKELY(n != 0) && SHMRING_UNLIKELY(!notify_peer())) return 0;  // truncated: none will arrive
     if (n < in.size()) detail::bump(stats_->stalls);
     return n;
   }
@@ -161,7 +155,9 @@ class producer : public detail::endpoint_base {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  // W2-W3 after a publish. False only when the segment was truncated under this call (its element went to, or
+  // came from, the zero pages): the ring is poisoned by then, and the call reports failure.
+  bool notify_peer() noexcept { return detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool push_slow(const T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -170,8 +166,8 @@ class producer : public detail::endpoint_base {
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_push(v)) {
-        notify_peer();
-        return true;
+        if (notify_peer()) return true;
+        detail::throw_wait(wait_status::corrupted, ep_);
       }
     }
   }
@@ -179,11 +175,15 @@ class producer : public detail::endpoint_base {
   wait_status wait_room(std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (ring_.producer_poll()) return poll_result::ready;
           if (ring_.producer_corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
   ring<T> ring_;
@@ -225,19 +225,17 @@ class consumer : public detail::endpoint_base {
   /// Wait-free. The oldest element, or nothing when empty (or corrupted). Wakes a sleeping producer.
   [[nodiscard]] std::optional<T> try_pop() noexcept {
     std::optional<T> v = ring_.try_pop();
-    if (SHMRING_LIKELY(v.has_value()))
-      notify_peer();
-    else
+    if (SHMRING_LIKELY(v.has_value())) {
+      if (SHMRING_UNLIKELY(!notify_peer())) return std::nullopt;  // read from pages a truncation took
+    } else {
       detail::bump(stats_->stalls);
+    }
     return v;
   }
 
   /// Wait-free. Copies the oldest element into out; false when empty (or corrupted).
   [[nodiscard]] bool try_pop(T& out) noexcept {
-    if (SHMRING_LIKELY(ring_.try_pop(out))) {
-      notify_peer();
-      return true;
-    }
+    if (SHMRING_LIKELY(ring_.try_pop(out))) return notify_peer();  // false: read from pages a truncation took
     detail::bump(stats_->stalls);
     return false;
   }
@@ -247,8 +245,8 @@ class consumer : public detail::endpoint_base {
   T pop() {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify_peer();
-      return v;
+      if (SHMRING_LIKELY(notify_peer())) return v;
+      detail::throw_wait(wait_status::corrupted, ep_);  // truncated under the pop: throw_wait says so
     }
     if (!pop_slow(v, std::chrono::steady_clock::time_point::max())) detail::throw_wait(wait_status::timeout, ep_);
     return v;
@@ -260,8 +258,8 @@ class consumer : public detail::endpoint_base {
   [[nodiscard]] std::optional<T> pop_for(std::chrono::duration<Rep, Period> d) {
     T v;
     if (SHMRING_LIKELY(ring_.try_pop(v))) {
-      notify_peer();
-      return v;
+      if (SHMRING_LIKELY(notify_peer())) return v;
+      detail::throw_wait(wait_status::corrupted, ep_);
     }
     if (!pop_slow(v, detail::deadline_after(d))) return std::nullopt;
     return v;
@@ -270,10 +268,11 @@ class consumer : public detail::endpoint_base {
   /// Wait-free. Copies up to out.size() of the oldest elements, freeing their slots with one index store.
   [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept {
     const std::size_t n = ring_.try_pop_n(out);
-    if (SHMRING_LIKELY(n != 0))
-      notify_peer();
-    else
+    if (SHMRING_LIKELY(n != 0)) {
+      if (SHMRING_UNLIKELY(!notify_peer())) return 0;  // read from pages a truncation took
+    } else {
       detail::bump(stats_->stalls);
+    }
     return n;
   }
 
@@ -291,7 +290,7 @@ class consumer : public detail::endpoint_base {
   /// Wait-free. Frees the element front() returned. Does nothing when front() would return nullptr (an empty
   /// ring loses no value and delivers no garbage).
   void pop_front() noexcept {
-    if (ring_.pop_front()) notify_peer();
+    if (ring_.pop_front()) (void)notify_peer();
   }
 
   /// The number of slots.
@@ -318,7 +317,9 @@ class consumer : public detail::endpoint_base {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<ring<T>*>(r)->poison(); }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  // W2-W3 after a publish. False only when the segment was truncated under this call (its element went to, or
+  // came from, the zero pages): the ring is poisoned by then, and the call reports failure.
+  bool notify_peer() noexcept { return detail::notify_peer(ep_, *peer_wait_, stats_->wake_calls); }
 
   SHMRING_NOINLINE bool pop_slow(T& v, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
@@ -327,8 +328,8 @@ class consumer : public detail::endpoint_base {
       if (s == wait_status::timeout) return false;
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (ring_.try_pop(v)) {
-        notify_peer();
-        return true;
+        if (notify_peer()) return true;
+        detail::throw_wait(wait_status::corrupted, ep_);
       }
     }
   }
@@ -336,6 +337,7 @@ class consumer : public detail::endpoint_base {
   wait_status wait_data(std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (ring_.consumer_poll()) return poll_result::ready;
           if (ring_.consumer_corrupted()) return poll_result::corrupted;
           if (!ep_.peer_closed()) return poll_result::not_ready;
@@ -343,7 +345,10 @@ class consumer : public detail::endpoint_base {
           if (ring_.consumer_poll()) return poll_result::ready;
           return ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::closed;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), ep_.my_stats(), ep_.opts().wait, deadline);
   }
 
   ring<T> ring_;

@@ -211,6 +211,40 @@ class attachment final : private registrant {
                       "attachment, and the child must open the ring itself");
   }
 
+  /// Whether another process truncated the segment under us (docs/faults.md, "Truncation"): the SIGBUS handler
+  /// replaced the mapping with private zero pages. One acquire load: for the slow paths (waiting calls' probes).
+  [[nodiscard]] bool truncated() const noexcept { return seg_->truncated(); }
+  /// truncated(), or the object is smaller than the mapping although this process has not touched a lost page yet
+  /// (fstat, remembered). A system call: once per liveness interval in waiting calls, and in status().
+  [[nodiscard]] bool check_truncated() const noexcept { return seg_->check_truncated(); }
+  /// Throws errc::truncated once check_truncated() holds, and makes the wrapper's ring refuse every later call
+  /// (the poison hook, as in a fork child). Called before a wait reports corruption: the zero pages' indices look
+  /// impossible, and the truth is that the segment lost its pages.
+  void check_intact() const {
+    if (SHMRING_LIKELY(!check_truncated())) return;
+    if (poison_ != nullptr) poison_(poison_ctx_);
+    throw error(errc::truncated, name(),
+                "another process truncated the segment while this " + std::string(side_name(side_)) +
+                    " was attached; everything in the ring is lost (detach, and create the ring anew)");
+  }
+  /// W3 of the wake-up protocol for the wrappers' publishes (see notify_peer below), out of line. After a
+  /// truncation the handler's refill left `sleeping` set in the zero pages, so the first publish after the fault
+  /// lands here, and the ring is poisoned instead: every later try_ call fails, every waiting call throws.
+  /// False in that case (the call that published went to or came from the zero pages), true otherwise.
+  SHMRING_COLD bool wake_peer_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
+    if (SHMRING_UNLIKELY(truncated())) {
+      if (poison_ != nullptr) poison_(poison_ctx_);
+      return false;
+    }
+    wake_slow(w, wake_calls);
+    return true;
+  }
+  /// wake_peer_slow() for callers that go on either way (the message wrappers): returning nothing keeps their fast
+  /// path exactly what it was (a bool result there cost gcc a saved register in try_send).
+  SHMRING_COLD void wake_peer_slow_quiet(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
+    (void)wake_peer_slow(w, wake_calls);
+  }
+
   /// The header in shared memory: its atomic words (indices, counters, wait and attach lines). Its fixed fields
   /// are read through snapshot(), never here.
   [[nodiscard]] layout::header& header() const noexcept { return *hdr_; }
@@ -327,7 +361,27 @@ class attachment final : private registrant {
 
   attachment(std::unique_ptr<segment> seg, layout::header* h, const layout::header_snapshot& snap, side s,
              const options& o)
-      : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o) {}
+      : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o) {
+    seg_->on_truncation(&refill_after_truncation);
+  }
+
+  // From the SIGBUS handler (detail/sigbus.hpp), into the fresh zero pages of a truncated segment, before the
+  // faulting access resumes. Plain stores into private memory: async-signal-safe.
+  // - `sleeping` set in both wait lines: a wrapper's publish checks it right after every successful push or pop
+  //   (notify_peer), so the first one after the fault takes the slow path, wake_peer_slow(), which poisons the
+  //   ring. That costs the fast path nothing: it already loads the word.
+  // - head = tail = 2^63: an index no ring reaches in practice (2^63 operations from index 0; first_index is
+  //   chosen by the creator, and one within a capacity of 2^63 would make this look valid), so the next
+  //   refresh of the peer's index sees it out of range rather than a plausible 0; and leave() sees the ring empty.
+  // Relaxed: the handler's release store of the range's flag publishes them (detail/sigbus.hpp), and the thread
+  // that faulted, the one that reads them next, is the one running the handler.
+  static void refill_after_truncation(std::byte* base) noexcept {
+    auto* h = std::launder(reinterpret_cast<layout::header*>(base));
+    h->head.value.store(std::uint64_t{1} << 63, std::memory_order_relaxed);
+    h->tail.value.store(std::uint64_t{1} << 63, std::memory_order_relaxed);
+    h->producer_wait.sleeping.store(1, std::memory_order_relaxed);
+    h->consumer_wait.sleeping.store(1, std::memory_order_relaxed);
+  }
 
   layout::attach_slot& slot(side s) const noexcept {
     return s == side::producer ? hdr_->attach.producer : hdr_->attach.consumer;
@@ -375,9 +429,26 @@ class attachment final : private registrant {
   }
 };
 
+/// W2-W3 of the wake-up protocol after a wrapper's publish: exactly notify() (wait.hpp) on the fast path, one
+/// relaxed load of the peer's `sleeping`; its slow path also notices a truncation (attachment::wake_peer_slow).
+/// False when the segment was truncated under the publish: the typed wrappers then report failure.
+inline bool notify_peer(const attachment& ep, layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
+  // The light half of the asymmetric barrier, as in notify(): keeps this load after the caller's index store.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (SHMRING_UNLIKELY(w.sleeping.load(std::memory_order_relaxed) != 0)) return ep.wake_peer_slow(w, wake_calls);
+  return true;
+}
+/// notify_peer() for the message wrappers, whose call under way completes either way (docs/faults.md).
+inline void notify_peer_quiet(const attachment& ep, layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
+  // The light half of the asymmetric barrier, as in notify(): keeps this load after the caller's index store.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (SHMRING_UNLIKELY(w.sleeping.load(std::memory_order_relaxed) != 0)) ep.wake_peer_slow_quiet(w, wake_calls);
+}
+
 /// The error a waiting call throws when its wait ended without the ring being ready (and not by a timeout).
 [[noreturn]] inline void throw_wait(wait_status s, const attachment& ep) {
-  ep.check_owner();  // a fork child's poisoned ring looks corrupted: say what really happened
+  ep.check_owner();   // a fork child's poisoned ring looks corrupted: say what really happened
+  ep.check_intact();  // so do the zero pages of a truncated segment
   if (s == wait_status::peer_dead)
     throw error(errc::peer_dead, ep.name(),
                 std::string("the ") + side_name(other(ep.which())) + " died while this " + side_name(ep.which()) + " waited");

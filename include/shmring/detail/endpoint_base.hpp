@@ -26,9 +26,11 @@ class endpoint_base {
   /// attached on this side).
   [[nodiscard]] std::uint64_t sleeps() const noexcept { return ep_.my_stats().sleeps.load(std::memory_order_relaxed); }
   /// Anyone. A snapshot of the ring's header (see shmring::status): fill level, both sides' counters and attach
-  /// state. A few system calls: not for the hot path. errc::inherited in a fork child.
+  /// state. A few system calls: not for the hot path. errc::inherited in a fork child, errc::truncated once the
+  /// segment was truncated under it.
   [[nodiscard]] ring_status status() const {
     ep_.check_owner();
+    ep_.check_intact();  // a truncated segment's header is private zeros now: nothing to report but that
     return attachment_status(ep_);
   }
   /// This side's thread. Ends this side for good (docs: README "Lifecycles"). A producer ends its stream: the

@@ -11,12 +11,15 @@
 //
 // Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
 // "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
+// Truncation: every mapping is entered in the SIGBUS handler's table (detail/sigbus.hpp) while it exists, so a
+// process that truncates the object cannot kill us; truncated() and check_truncated() say what happened.
 // Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
 // descriptor of the holder closes, in particular when the process dies. They mark who is attached.
 #pragma once
 
 #include <shmring/config.hpp>
 #include <shmring/detail/proc.hpp>
+#include <shmring/detail/sigbus.hpp>
 #include <shmring/error.hpp>
 
 #include <algorithm>
@@ -216,7 +219,7 @@ class segment {
   segment(segment&& o) noexcept
       : name_(std::move(o.name_)), path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)),
         map_(std::exchange(o.map_, nullptr)),
-        mapped_size_(std::exchange(o.mapped_size_, 0)), access_(o.access_) {}
+        mapped_size_(std::exchange(o.mapped_size_, 0)), range_(std::exchange(o.range_, nullptr)), access_(o.access_) {}
   segment& operator=(segment&& o) noexcept {
     if (this != &o) {
       release();
@@ -225,6 +228,7 @@ class segment {
       fd_ = std::exchange(o.fd_, -1);
       map_ = std::exchange(o.map_, nullptr);
       mapped_size_ = std::exchange(o.mapped_size_, 0);
+      range_ = std::exchange(o.range_, nullptr);
       access_ = o.access_;
     }
     return *this;
@@ -254,6 +258,31 @@ class segment {
     unmap();
     map_ = p;
     mapped_size_ = size;
+    // Known to the SIGBUS handler from now on (detail/sigbus.hpp): a truncation of the object no longer kills us.
+    range_ = detail::mapped_ranges::instance().add(p, static_cast<std::size_t>(size));
+  }
+
+  /// Whether the mapping lost its pages to a truncation of the object: the SIGBUS handler replaced them with
+  /// private zero pages (detail/sigbus.hpp). One acquire load: for slow paths.
+  [[nodiscard]] bool truncated() const noexcept { return range_ != nullptr && range_->was_truncated(); }
+
+  /// truncated(), or the object is now smaller than the mapping (fstat: pages past its end are gone even if
+  /// this process has not touched one yet); the latter is remembered. A system call: for slow paths.
+  [[nodiscard]] bool check_truncated() const noexcept {
+    if (truncated()) return true;
+    struct stat st{};
+    if (fd_ < 0 || map_ == nullptr || ::fstat(fd_, &st) != 0) return false;
+    if (static_cast<std::uint64_t>(st.st_size) >= mapped_size_) return false;
+    // release: pairs with was_truncated(); nothing was replaced, the flag alone says so.
+    if (range_ != nullptr) range_->truncated.store(true, std::memory_order_release);
+    return true;
+  }
+
+  /// What the SIGBUS handler writes into the zero pages at the mapping's base before the faulting access resumes
+  /// (async-signal-safe stores only). Set after map(); a new mapping starts without one.
+  void on_truncation(detail::refill_fn f) const noexcept {
+    // release: pairs with the handler's acquire load of refill.
+    if (range_ != nullptr) range_->refill.store(f, std::memory_order_release);
   }
 
   /// The mapping.
@@ -396,6 +425,7 @@ class segment {
   }
 
   void unmap() noexcept {
+    detail::mapped_ranges::remove(std::exchange(range_, nullptr));  // before the range can be reused
     if (map_ != nullptr) ::munmap(map_, static_cast<std::size_t>(mapped_size_));
     map_ = nullptr;
     mapped_size_ = 0;
@@ -421,6 +451,7 @@ class segment {
   int fd_ = -1;
   void* map_ = nullptr;
   std::uint64_t mapped_size_ = 0;
+  detail::mapped_range* range_ = nullptr;  // this mapping's entry in the SIGBUS handler's table, or nullptr
   access access_ = access::read_write;
 };
 

@@ -213,6 +213,7 @@ class message_consumer : public detail::endpoint_base {
       if (!waiting) return false;
       const wait_status s = wait_until(
           [this] {
+            if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
             if (reader_.poll_data()) return poll_result::ready;
             if (reader_.corrupted()) return poll_result::corrupted;
             if (!ep_.peer_closed()) return poll_result::not_ready;
@@ -220,7 +221,10 @@ class message_consumer : public detail::endpoint_base {
             if (reader_.poll_data()) return poll_result::ready;
             return reader_.corrupted() ? poll_result::corrupted : poll_result::closed;
           },
-          [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+          [this] {
+            (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+            return ep_.peer();
+          }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
       if (s == wait_status::timeout) return false;
       if (s == wait_status::corrupted) {
         detail::mark_corrupted(*stats_);
@@ -241,6 +245,7 @@ class message_consumer : public detail::endpoint_base {
 
   [[noreturn]] void throw_corrupted() const {
     ep_.check_owner();
+    ep_.check_intact();  // the zero pages of a truncated segment look corrupted
     throw error(errc::corrupted, ep_.name(), corruption());
   }
 
@@ -302,7 +307,7 @@ class message_consumer : public detail::endpoint_base {
 
   message_view view() const noexcept { return {info(), reader_.payload()}; }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer_quiet(ep_, *peer_wait_, stats_->wake_calls); }
 
   record_reader reader_;
   std::uint64_t dropped_base_;    // the segment's dropped count when we attached

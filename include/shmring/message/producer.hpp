@@ -268,6 +268,7 @@ class message_producer : public detail::endpoint_base {
 
   [[noreturn]] void fail(wait_status s) {
     ep_.check_owner();
+    ep_.check_intact();  // the zero pages of a truncated segment look corrupted
     if (s == wait_status::corrupted || writer_.corrupted()) {
       detail::mark_corrupted(*stats_);
       throw error(errc::corrupted, ep_.name(), "the consumer's index is out of range; the ring is unusable");
@@ -278,14 +279,18 @@ class message_producer : public detail::endpoint_base {
   wait_status wait_room(std::uint64_t want, std::chrono::steady_clock::time_point deadline) {
     return wait_until(
         [this, want] {
+          if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
           if (writer_.poll_room(want)) return poll_result::ready;
           if (writer_.corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;
         },
-        [this] { return ep_.peer(); }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+        [this] {
+          (void)ep_.check_truncated();  // pages past a new end of the object may not have faulted yet
+          return ep_.peer();
+        }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
   }
 
-  void notify_peer() noexcept { notify(*peer_wait_, stats_->wake_calls); }
+  void notify_peer() noexcept { detail::notify_peer_quiet(ep_, *peer_wait_, stats_->wake_calls); }
 
   record_writer writer_;
   layout::wait_line* peer_wait_;  // where the consumer sleeps: checked after every publish
