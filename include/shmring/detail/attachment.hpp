@@ -4,6 +4,9 @@
 // info lines. It joins detail/segment.hpp (which knows nothing of rings) and layout/ (which knows no system calls).
 // The header's fixed fields are read ONCE, into a private snapshot (layout/snapshot.hpp); every size, capacity
 // and offset an attachment hands out comes from that snapshot, never from a second read of shared memory.
+// Longer than 400 lines on purpose: attach, liveness, leaving and the three process events that end an attachment
+// (fork, a termination signal, a truncated segment) share one set of orderings (lock before state, state before
+// unlock), which must be read in one place; creation and reclaim are apart (detail/reclaim.hpp).
 //
 // ATTACH AND LIFETIME
 // - Each side holds an OFD lock on its byte of the shm object while attached (lock_byte::producer/consumer);

@@ -2,6 +2,9 @@
 // POSIX calls (open, fstat, posix_fallocate, mmap).
 // May touch: the shm object and its mapping, and kernel file locks on it. It knows nothing of rings: it creates,
 // opens, validates names, file types, owners and permissions, reserves memory, maps, locks bytes, and removes.
+// Longer than 400 lines on purpose: it is every system call shmring makes on a segment's file, and each refusal
+// (space, file type, owner, limits) is checked next to the call it guards; split, the order of the checks would be
+// spread over files that must be read together.
 //
 // Why not Boost.Interprocess (used here until issue 12): shared_memory_object opens by name with flags of its own,
 // so it cannot pass O_NONBLOCK (opening a FIFO planted under a segment's name blocked forever) nor let us fstat
