@@ -14,6 +14,7 @@
 #pragma once
 
 #include <shmring/detail/registry.hpp>
+#include <shmring/detail/signal_chain.hpp>
 #include <shmring/error.hpp>
 
 #include <atomic>
@@ -90,23 +91,10 @@ class termination_guard {
     const int saved_errno = errno;
     const bool close = state().close.load(std::memory_order_relaxed);
     detail::registry::instance().for_each([close](detail::registrant& r) { r.on_terminate(close); });
-    const struct sigaction& prev = state().previous[sig];
     errno = saved_errno;
-    if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
-      prev.sa_sigaction(sig, info, context);  // the program's own handler decides what happens next
-      return;
-    }
-    if ((prev.sa_flags & SA_SIGINFO) == 0 && prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
-      prev.sa_handler(sig);
-      return;
-    }
-    // The default action: restore it and raise the signal again. It is blocked while this handler runs and is
-    // delivered as soon as the handler returns, so the process ends the way it would have without the guard.
-    struct sigaction dfl{};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    (void)::sigaction(sig, &dfl, nullptr);
-    (void)::raise(sig);
+    // A termination signal is never a fault: with no earlier handler it is raised again with its default action,
+    // so the process ends the way it would have without the guard.
+    detail::chain_signal(state().previous[sig], sig, info, context, /*may_be_fault=*/false);
   }
 
   bool guarded_[max_signal] = {};

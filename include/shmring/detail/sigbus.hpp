@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <new>
 
+#include <shmring/detail/signal_chain.hpp>
+
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -176,25 +178,8 @@ class mapped_ranges {
   /// A SIGBUS that is not ours: what the program (or a sanitizer) installed before us decides; otherwise the
   /// process ends the way it would have without shmring (termination_guard does the same for its signals).
   static void chain(int sig, siginfo_t* info, void* context) {
-    const struct sigaction& prev = previous();
-    if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
-      prev.sa_sigaction(sig, info, context);
-      return;
-    }
-    const bool sent = info == nullptr || info->si_code <= 0;  // kill(), raise(), sigqueue(): not a fault
-    if ((prev.sa_flags & SA_SIGINFO) == 0 && prev.sa_handler == SIG_IGN && sent) return;  // ignored stays ignored
-    if ((prev.sa_flags & SA_SIGINFO) == 0 && prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
-      prev.sa_handler(sig);
-      return;
-    }
-    // The default action (the kernel does not honour "ignore" for a fault either). A sent signal is raised again:
-    // blocked while we run, it is delivered when we return. A fault needs nothing more: the access is retried
-    // when we return and faults again, now with the default action.
-    struct sigaction dfl{};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    (void)::sigaction(sig, &dfl, nullptr);
-    if (sent) (void)::raise(sig);
+    // (The kernel does not honour "ignore" for a fault either: a fault with no earlier handler ends the process.)
+    chain_signal(previous(), sig, info, context, /*may_be_fault=*/true);
   }
 
   chunk first_;
