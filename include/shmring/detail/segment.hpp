@@ -18,6 +18,9 @@
 // process that truncates the object cannot kill us; truncated() and check_truncated() say what happened.
 // Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
 // descriptor of the holder closes, in particular when the process dies. They mark who is attached.
+// Removal: every name shmring removes is removed under the object's name lock (a flock(2) on the object, see
+// unlink_if_still_named), held from the check that the name still refers to the object to the unlink, so no
+// other remover can remove the name (and a creator put a new object under it) in between.
 #pragma once
 
 #include <shmring/config.hpp>
@@ -39,6 +42,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -96,6 +100,9 @@ inline void (*creation_hook)(creation_step) noexcept = nullptr;
 inline void at_creation_step(creation_step s) noexcept {
   if (creation_hook != nullptr) creation_hook(s);
 }
+/// Test-only: called by segment::unlink_if_still_named between its check and its unlink, with the name lock held
+/// (the lifetime tests race other removers and creators there). Unset, one load of a null pointer.
+inline void (*before_unlink_hook)() noexcept = nullptr;
 }  // namespace detail
 
 class segment {
@@ -191,9 +198,12 @@ class segment {
       return true;
   }
 
-  /// Removes the name (the memory lives on while mapped). False when there was no such segment. Removes
-  /// segments only: anything but a regular file is errc::not_a_segment (a symbolic link permission_denied) and
-  /// stays; another user's segment is permission_denied (/dev/shm is sticky: only its owner may remove it).
+  /// Removes the name (the memory lives on while mapped). False when there was no such segment, or when the
+  /// segment found was removed by another process first (then a segment created under the name since is not
+  /// touched: it is not the one this call found). Removes segments only: anything but a regular file is
+  /// errc::not_a_segment (a symbolic link permission_denied) and stays; another user's segment is
+  /// permission_denied (/dev/shm is sticky: only its owner may remove it). Takes the object's name lock like
+  /// every shmring remover (unlink_if_still_named); errc::not_ready if another process keeps holding it.
   static bool remove(std::string_view name) {
     validate_name(name);
     const std::string path = object_name(name, "/dev/shm/");
@@ -202,20 +212,43 @@ class segment {
       if (errno == ENOENT) return false;
       throw error(errc::system_error, name, "lstat(" + path + ") failed", errno);
     }
-    // Only the entry's owner can unlink or replace it in the sticky /dev/shm, so what lstat saw is what goes.
+    // Only the entry's owner can unlink or replace it in the sticky /dev/shm; what is checked here is what the
+    // descriptor below refers to (compared by inode) and what is removed under its name lock.
     if (S_ISLNK(st.st_mode))
       throw error(errc::permission_denied, name, "the name is a symbolic link, not a segment; left as it is");
     if (!S_ISREG(st.st_mode))
       throw error(errc::not_a_segment, name,
                   path + " is " + file_type(st.st_mode) + ", not a shared-memory segment; left as it is");
+    const auto owner_only = [&](int err) -> error {
+      return error(errc::permission_denied, name,
+                   "the segment is owned by uid " + std::to_string(st.st_uid) +
+                       "; only its owner may remove it (/dev/shm is sticky)",
+                   err);
+    };
+    segment s(name);
+    s.fd_ = ::open(path.c_str(), O_RDONLY | open_flags);  // read access is enough for flock
+    if (s.fd_ < 0) {
+      const int err = errno;
+      if (err == ENOENT) return false;  // removed since the lstat
+      if (err == EACCES || err == EPERM) throw owner_only(err);
+      if (err == ELOOP) throw error(errc::permission_denied, name, "the name is a symbolic link, not a segment", err);
+      throw error(errc::system_error, name, "open(" + path + ") failed", err);
+    }
+    struct stat opened{};
+    if (::fstat(s.fd_, &opened) != 0) throw error(errc::system_error, name, "fstat failed", errno);
+    if (!S_ISREG(opened.st_mode))
+      throw error(errc::not_a_segment, name,
+                  path + " is " + file_type(opened.st_mode) + ", not a shared-memory segment; left as it is");
+    if (!s.lock_name())
+      throw error(errc::not_ready, name,
+                  "another process holds the segment's name lock (it is removing or retiring the segment) and "
+                  "did not release it within " + std::to_string(name_lock_wait.count()) + " ms; try again");
+    name_unlocker unlock_at_exit{s};
+    if (!s.still_named()) return false;  // removed by another remover while we waited: not ours to judge again
     if (::unlink(path.c_str()) == 0) return true;
     const int err = errno;
     if (err == ENOENT) return false;
-    if (err == EACCES || err == EPERM)
-      throw error(errc::permission_denied, name,
-                  "the segment is owned by uid " + std::to_string(st.st_uid) +
-                      "; only its owner may remove it (/dev/shm is sticky)",
-                  err);
+    if (err == EACCES || err == EPERM) throw owner_only(err);
     throw error(errc::system_error, name, "unlink(" + path + ") failed", err);
   }
 
@@ -334,14 +367,28 @@ class segment {
     return mine.st_dev == named.st_dev && mine.st_ino == named.st_ino;
   }
 
-  /// Removes the name if it still refers to this object. Used to retire a drained segment. Async-signal-safe.
+  /// Removes the name if it still refers to this object. Used to retire a drained segment, a half-made one and an
+  /// abandoned one. Async-signal-safe (flock, fstat, lstat, unlink, clock_gettime, sched_yield, nanosleep).
+  ///
+  /// The check and the unlink run under the object's name lock: flock(LOCK_EX) on this descriptor, which every
+  /// shmring remover of a name takes on the object it found (this function, remove()). Without it, between our
+  /// check and our unlink a third process could remove the name and create a new segment under it, which we
+  /// would then remove. With it, a remover that found this object waits until we are done and then finds the name
+  /// gone (still_named() false), and no creator can take the name while it still refers to this object (O_EXCL).
+  /// A flock, not an OFD byte lock: it needs no write access, and it is independent of the attach locks.
+  /// False (the name left as it is) when another process keeps the lock for name_lock_wait: a stopped remover;
+  /// a drained segment left so is stale (stale.hpp) and swept later. Programs that unlink without shmring (rm,
+  /// shm_unlink) take no lock and are not covered.
   bool unlink_if_still_named() const noexcept {
-    if (!still_named()) return false;
-    return ::unlink(path_.c_str()) == 0;
+    if (!lock_name()) return false;
+    bool done = false;
+    if (still_named()) {
+      if (detail::before_unlink_hook != nullptr) detail::before_unlink_hook();
+      done = ::unlink(path_.c_str()) == 0;
+    }
+    unlock_name();
+    return done;
   }
-
-  /// Removes the name unconditionally.
-  void unlink_now() const noexcept { (void)::unlink(path_.c_str()); }
 
   /// In a fork child: drops every reference this process holds to the object's open file description, which it
   /// shares with the parent (and with it the parent's OFD locks, which would otherwise outlive the parent). The
@@ -360,6 +407,25 @@ class segment {
   // Every open of the object: never wait on a FIFO, never follow a symlink, never leak into an exec'd program,
   // never make a terminal planted under the name our controlling terminal.
   static constexpr int open_flags = O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  // How long a remover waits for another's name lock. A holder keeps it for two system calls (lstat, unlink).
+  static constexpr std::chrono::milliseconds name_lock_wait{100};
+
+  /// Takes the name lock (see unlink_if_still_named), retrying for name_lock_wait. Never blocks in the kernel.
+  [[nodiscard]] bool lock_name() const noexcept {
+    const auto deadline = std::chrono::steady_clock::now() + name_lock_wait;
+    for (unsigned i = 0;; ++i) {
+      if (::flock(fd(), LOCK_EX | LOCK_NB) == 0) return true;
+      if (errno != EWOULDBLOCK && errno != EINTR) return false;  // EBADF, ENOLCK: no lock, so no unlink
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      detail::backoff(i);
+    }
+  }
+  void unlock_name() const noexcept { (void)::flock(fd(), LOCK_UN); }
+  struct name_unlocker {
+    const segment& s;
+    ~name_unlocker() { s.unlock_name(); }
+  };
+
   // posix_fallocate in steps of this many bytes; the modification time is refreshed after each (see reserve).
   static constexpr std::uint64_t reserve_step = std::uint64_t{256} << 20;
 
