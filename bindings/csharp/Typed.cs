@@ -38,13 +38,10 @@ namespace Shmring
                 problem = t.Name + " needs [StructLayout(LayoutKind.Sequential)] (or Explicit)";
                 return;
             }
-            try
+            if (!IsBlittable(t))
             {
-                GCHandle.Alloc(new T[1], GCHandleType.Pinned).Free();  // refuses a type that is not blittable
-            }
-            catch (ArgumentException)
-            {
-                problem = t.Name + " is not blittable (only numbers, pointers, enums and structs of them)";
+                problem = t.Name + " is not blittable (only numbers, pointers, enums and structs of them; no bool, " +
+                          "char or reference)";
                 return;
             }
             info.Size = Marshal.SizeOf(t);
@@ -66,6 +63,18 @@ namespace Shmring
         }
 
         internal static GCHandle Pin(T[] a) { return GCHandle.Alloc(a, GCHandleType.Pinned); }
+
+        // Whether t's bytes are the same in managed and native memory, field by field (mono pins some arrays of
+        // structs with references too, so pinning is no test).
+        static bool IsBlittable(Type t)
+        {
+            if (t == typeof(bool) || t == typeof(char)) return false;
+            if (t.IsEnum || t.IsPrimitive || t.IsPointer) return true;
+            if (!t.IsValueType || (!t.IsLayoutSequential && !t.IsExplicitLayout)) return false;
+            foreach (FieldInfo f in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+                if (!IsBlittable(f.FieldType)) return false;
+            return true;
+        }
 
         // The alignment the C compiler gives a struct of these fields: the largest field alignment, capped by Pack.
         static int AlignOf(Type t)
