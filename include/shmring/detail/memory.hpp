@@ -26,6 +26,7 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace shmring::detail {
@@ -135,7 +136,9 @@ inline memory_status apply_memory_options(const segment& seg, const memory_optio
     }
   }
   if (o.lock) {
-    if (::mlock(p, n) != 0) {
+    // The system call itself, not libc's mlock(): the sanitizers replace that with a no-op returning 0 ("ignores
+    // mlock"), and status() must not say locked about memory that is not.
+    if (::syscall(SYS_mlock, p, n) != 0) {
       const int err = errno;
       rlimit rl{};
       if ((err == ENOMEM || err == EPERM) && ::getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
