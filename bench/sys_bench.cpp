@@ -3,6 +3,7 @@
 // membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) (each time a side goes to sleep: the heavy half of the wake-up
 // protocol in include/shmring/wait.hpp), and one futex wake of a word nobody waits on (what a waker pays when it
 // finds the sleeper already gone). The README's figures for these come from these entries.
+#include <shmring/detail/clock.hpp>
 #include <shmring/detail/proc.hpp>
 #include <shmring/wait.hpp>
 
@@ -19,6 +20,16 @@ void BM_clock_monotonic(benchmark::State& state) {
   for (auto _ : state) sum += shmring::detail::monotonic_ns();
   benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(state.iterations());
+}
+
+// A message record's timestamp (detail/clock.hpp): the TSC mapped onto CLOCK_MONOTONIC where it can, the clock read
+// elsewhere. The source is reported as a counter: tsc = 1 or 0.
+void BM_record_timestamp(benchmark::State& state) {
+  std::uint64_t sum = 0;
+  for (auto _ : state) sum += shmring::detail::timestamp_ns();
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["tsc"] = shmring::detail::stamp_source() == shmring::detail::timestamp_source::tsc ? 1 : 0;
 }
 
 void BM_clock_realtime(benchmark::State& state) {
@@ -47,6 +58,7 @@ void BM_futex_wake_nobody(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_clock_monotonic)->Name("sys/clock_gettime_monotonic");
+BENCHMARK(BM_record_timestamp)->Name("sys/record_timestamp");
 BENCHMARK(BM_clock_realtime)->Name("sys/clock_gettime_realtime");
 BENCHMARK(BM_membarrier)->Name("sys/membarrier_global_expedited");
 BENCHMARK(BM_futex_wake_nobody)->Name("sys/futex_wake_nobody");
