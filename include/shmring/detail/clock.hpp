@@ -45,7 +45,7 @@ inline timestamp_source stamp_source() noexcept {
   static const timestamp_source s = [] {
 #if defined(__x86_64__)
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return timestamp_source::clock_gettime;
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return timestamp_source::clock_gettime;
     __cpuid(0x80000007u, a, b, c, d);
     if ((d & (1u << 8)) == 0) return timestamp_source::clock_gettime;  // no invariant TSC
     std::FILE* f = std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
