@@ -57,7 +57,7 @@ struct options {
   /// create only: the index of the first element or byte (tests start near 2^64 to prove the wrap-around).
   std::uint64_t first_index = 0;
   /// Message producers only: stamp each record with CLOCK_MONOTONIC in ns: the TSC calibrated against it where the
-  /// TSC is invariant and the kernel's clocksource is "tsc" (within ~50 ns of the clock; detail/clock.hpp), one
+  /// TSC is invariant and the kernel's clocksource is "tsc" (a few ns from the clock; detail/clock.hpp), one
   /// vDSO clock read per message elsewhere. false stores 0 instead. Each producer decides for its records.
   bool timestamps = true;
   /// Prefault, lock and huge pages for this process's mapping of the segment.

@@ -14,8 +14,11 @@
 // ACCURACY. A stamp differs from a clock_gettime(CLOCK_MONOTONIC) taken at the same instant by the anchor's read
 // error (half the bracket, about 10-20 ns on the Intel host) plus the rate error times the time since the anchor
 // (at most 1 ms): the rate error is about that read error over the calibration baseline (2 ms at first: ~10 ppm,
-// ~10 ns over 1 ms; less as the baseline grows). So within ~50 ns, and comparable across processes, since every
-// process anchors on the same CLOCK_MONOTONIC. A thread's stamps never decrease (each is at least the last).
+// ~10 ns over 1 ms; less as the baseline grows). So within ~50 ns by design, and comparable across processes,
+// since every process anchors on the same CLOCK_MONOTONIC. Measured on the Intel host (sys/record_timestamp_error,
+// bench/results/xeon/2026-12-02-timestamp-accuracy.txt): every one of 5 x 2^20 stamps lay between the two
+// clock_gettime reads around it; its distance from their midpoint was 2 ns median, 7 ns p99. A thread's stamps
+// never decrease (each is at least the last); a producer moved between threads may see one step back by the error.
 // Elsewhere (another CPU, a non-invariant TSC, another clocksource such as kvm-clock or hpet, 32-bit builds)
 // every stamp is clock_gettime(CLOCK_MONOTONIC), exactly as before.
 #pragma once
