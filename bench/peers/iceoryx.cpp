@@ -6,7 +6,8 @@
 // checks every sequence number; the round trip goes over two services (ping, pong).
 // RouDi: iceoryx needs its daemon. The first iceoryx entry of a run starts `iox-roudi` itself (from PATH, package
 // iceoryx) and waits for it to say it is ready; it is stopped (SIGTERM, then reaped) when the suite exits, after
-// this process's iceoryx runtime is gone. A RouDi already running (someone else's) makes ours exit at once: the
+// this process's iceoryx runtime is gone. Its process monitoring is off: with it, a spinning subscriber on a loaded
+// 2-core machine missed its keepalive for 1.5 s, RouDi removed it, and the publisher then waited for ever. A RouDi already running (someone else's) makes ours exit at once: the
 // entries then fail with that reason instead of measuring against a daemon we did not start.
 // May touch: the iox-roudi process it starts, iceoryx's shared memory (through its API), its child processes.
 #include "peers/peers.hpp"
@@ -48,7 +49,7 @@ class roudi {
   std::string start() {
     try {
       proc_ = std::make_unique<shmring_test::command_process>(
-          std::vector<std::string>{"iox-roudi", "--log-level", "warning"});
+          std::vector<std::string>{"iox-roudi", "--log-level", "warning", "--monitoring-mode", "off"});
     } catch (const std::exception& e) {
       return std::string("could not start iox-roudi (apt install iceoryx): ") + e.what();
     }
