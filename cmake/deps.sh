@@ -3,7 +3,7 @@
 # Usage: cmake/deps.sh [core|test|bench|package|all]
 #   core: compiler, CMake (the library itself)   test: + Catch2, Boost (a peer), clang (fuzzing, second compiler),
 #   pkg-config
-#   bench: + Google Benchmark, atomic_queue, gnuplot      all: everything
+#   bench: + Google Benchmark, atomic_queue, gnuplot, iceoryx (a peer, with iox-roudi)      all: everything
 #   package: + debhelper, dpkg-dev, build-essential, pkg-config (building the .debs: tests/package/deb.sh)
 #   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
 #   interoperates with (or is refused by) 64-bit processes; without it they skip that part.
@@ -13,10 +13,10 @@ pkgs=(g++ cmake make)
 case "$what" in
   core) ;;
   test) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config) ;;
-  bench) pkgs+=(libboost-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3) ;;
+  bench) pkgs+=(libboost-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3 libiceoryx-posh-dev iceoryx) ;;
   package) pkgs+=(build-essential debhelper dpkg-dev pkg-config) ;;
   all) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config libbenchmark-dev libatomic-queue-dev gnuplot-nox python3
-              build-essential debhelper dpkg-dev) ;;
+              build-essential debhelper dpkg-dev libiceoryx-posh-dev iceoryx) ;;
   *) echo "usage: $0 [core|test|bench|package|all]" >&2; exit 2 ;;
 esac
 if { [ "$what" = test ] || [ "$what" = all ]; } && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then

@@ -54,4 +54,13 @@ void BM_bip_mq_rtt_process(benchmark::State& state);
 // cache_line.cpp
 void BM_cache_line_rtt_process(benchmark::State& state, bool pause);
 
+#ifndef SHMRING_BENCH_HAVE_ICEORYX
+#define SHMRING_BENCH_HAVE_ICEORYX 0  // bench/CMakeLists.txt sets it to 1 when iceoryx_posh is found
+#endif
+#if SHMRING_BENCH_HAVE_ICEORYX
+// iceoryx.cpp: 8-byte samples, two processes (it starts iox-roudi itself).
+void BM_iceoryx_process(benchmark::State& state);
+void BM_iceoryx_rtt_process(benchmark::State& state);
+#endif
+
 }  // namespace shmring_bench

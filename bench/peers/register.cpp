@@ -22,6 +22,9 @@ BENCHMARK_TEMPLATE(BM_boost_spsc_process, elem8)->Name("boost_spsc/process/8B")-
 #if SHMRING_BENCH_HAVE_ATOMIC_QUEUE
 BENCHMARK_TEMPLATE(BM_atomic_queue_thread, elem8)->Name("atomic_queue/thread/8B")->Apply(two_sided);
 #endif
+#if SHMRING_BENCH_HAVE_ICEORYX
+BENCHMARK(BM_iceoryx_process)->Name("iceoryx/process/8B")->Apply(two_sided);
+#endif
 BENCHMARK_TEMPLATE(BM_boost_spsc_thread, elem64)->Name("boost_spsc/thread/64B")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_boost_spsc_process, elem64)->Name("boost_spsc/process/64B")->Apply(two_sided);
 #if SHMRING_BENCH_HAVE_ATOMIC_QUEUE
@@ -56,6 +59,9 @@ BENCHMARK(BM_boost_spsc_rtt_thread)->Name("rtt/boost_spsc/thread")->Apply(round_
 BENCHMARK(BM_boost_spsc_rtt_process)->Name("rtt/boost_spsc/process")->Apply(round_trip);
 #if SHMRING_BENCH_HAVE_ATOMIC_QUEUE
 BENCHMARK(BM_atomic_queue_rtt_thread)->Name("rtt/atomic_queue/thread")->Apply(round_trip);
+#endif
+#if SHMRING_BENCH_HAVE_ICEORYX
+BENCHMARK(BM_iceoryx_rtt_process)->Name("rtt/iceoryx/process")->Apply(round_trip);
 #endif
 BENCHMARK(BM_pipe_rtt_process)->Name("rtt/pipe/process")->Apply(round_trip);
 BENCHMARK(BM_unix_socket_rtt_process)->Name("rtt/unix_socket/process")->Apply(round_trip);

@@ -35,6 +35,8 @@ enum class errc : int {
   not_a_segment = 21,       ///< the name is taken by something that is not a regular file (a FIFO, a directory...)
   closed = 22,              ///< the peer closed its side: end of stream (after everything it published), or no reader
   inherited = 23,           ///< this endpoint came through fork(): only the process that attached may use it
+  limit_exceeded = 24,      ///< a process resource limit forbids what an option asks (RLIMIT_MEMLOCK for memory.lock)
+  unsupported = 25,         ///< the system does not offer what an option requires (memory.huge = huge_pages::require)
 };
 
 /// A short, stable name for an error code ("peer_dead").
@@ -64,6 +66,8 @@ constexpr std::string_view to_string(errc e) noexcept {
     case errc::not_a_segment: return "not_a_segment";
     case errc::closed: return "closed";
     case errc::inherited: return "inherited";
+    case errc::limit_exceeded: return "limit_exceeded";
+    case errc::unsupported: return "unsupported";
   }
   return "unknown";
 }

@@ -69,7 +69,13 @@ struct ring_status {
   std::uint64_t dropped = 0;                  ///< message rings: partial messages the consumer dropped
   side_status producer;
   side_status consumer;
+  memory_status memory;                       ///< this process's mapping (an endpoint's status() only; options::memory)
 };
+
+/// "off", "prefer" or "require".
+constexpr std::string_view to_string(huge_pages h) noexcept {
+  return h == huge_pages::off ? "off" : h == huge_pages::prefer ? "prefer" : "require";
+}
 
 /// "typed" or "message".
 constexpr std::string_view to_string(segment_kind k) noexcept {
@@ -172,8 +178,10 @@ ring_status read_status(const layout::header& h, const layout::header_snapshot& 
 /// The status as seen by an attached side: its own side is alive; the peer is asked through the endpoint.
 inline ring_status attachment_status(const attachment& ep) {
   const side mine = ep.which();
-  return read_status(ep.header(), ep.snapshot(), ep.name(),
-                     [&](side s) { return s == mine || ep.peer() == peer_state::alive; });
+  ring_status r = read_status(ep.header(), ep.snapshot(), ep.name(),
+                              [&](side s) { return s == mine || ep.peer() == peer_state::alive; });
+  r.memory = ep.memory();
+  return r;
 }
 
 inline void json_string(std::string& out, std::string_view s) {
@@ -278,6 +286,13 @@ inline std::string to_string(const ring_status& s) {
   };
   out += side_line("producer", s.producer, true);
   out += side_line("consumer", s.consumer, false);
+  if (s.memory.applied) {
+    const memory_status& m = s.memory;
+    out += std::string("  this mapping: ") + (m.locked ? "locked" : m.prefaulted ? "prefaulted" : "faulted on use") +
+           "; huge pages " + std::string(to_string(m.huge)) +
+           (m.huge == huge_pages::off ? std::string() : ", " + std::to_string(m.huge_bytes) + " bytes in 2 MiB pages") +
+           (m.huge_note.empty() ? std::string() : " (" + m.huge_note + ")") + "\n";
+  }
   return out;
 }
 
@@ -327,6 +342,16 @@ inline std::string to_json(const ring_status& s) {
     num("wake_calls", d.wake_calls);
     num("sleeps", d.sleeps);
     boolean("corrupted", d.corrupted);
+    o += "}";
+  }
+  if (s.memory.applied) {
+    o += ",\"memory\":{";
+    o += "\"huge\":\"" + std::string(to_string(s.memory.huge)) + "\"";
+    boolean("prefaulted", s.memory.prefaulted);
+    boolean("locked", s.memory.locked);
+    num("huge_bytes", s.memory.huge_bytes);
+    o += ",\"huge_note\":";
+    detail::json_string(o, s.memory.huge_note);
     o += "}";
   }
   o += "}";

@@ -26,6 +26,7 @@
 
 #include <shmring/config.hpp>
 #include <shmring/error.hpp>
+#include <shmring/detail/memory.hpp>
 #include <shmring/detail/proc.hpp>
 #include <shmring/detail/reclaim.hpp>
 #include <shmring/detail/registry.hpp>
@@ -88,6 +89,14 @@ class attachment final : private registrant {
       seg->unlock(lock_byte::admin);
       if (attempt >= 8) throw error(errc::system_error, name, "the new segment kept being removed while creating it");
     }
+    memory_status mem;
+    try {  // options::memory: before the header exists, so a refusal leaves nothing behind
+      if (mapping_alignment(o.memory) != 0) seg->map(size, mapping_alignment(o.memory));
+      mem = apply_memory_options(*seg, o.memory);
+    } catch (...) {
+      (void)seg->unlink_if_still_named();
+      throw;
+    }
     at_creation_step(creation_step::admin_locked);
     auto* h = ::new (static_cast<void*>(seg->data())) layout::header;  // the memory is zero (posix_fallocate)
     layout::header_snapshot snap;
@@ -111,6 +120,7 @@ class attachment final : private registrant {
     h->tail.value.store(o.first_index, std::memory_order_relaxed);
     at_creation_step(creation_step::header_written);
     attachment ep(std::move(seg), h, snap, s, o);
+    ep.memory_ = std::move(mem);
     ep.take_side(/*fresh=*/true);
     at_creation_step(creation_step::side_taken);
     // SYNC POINT WRITE: header. Pairs with the acquire load of ready in open(); every field above is visible
@@ -129,7 +139,8 @@ class attachment final : private registrant {
       // The fixed fields are read once, here; everything below uses the validated copy.
       const layout::header_snapshot snap = layout::read_snapshot(*wait_ready(*seg, deadline));
       layout::validate(snap, seg->real_size(), e, name);
-      seg->map(snap.segment_size);
+      seg->map(snap.segment_size, mapping_alignment(o.memory));
+      memory_status mem = apply_memory_options(*seg, o.memory);
       auto* h = std::launder(reinterpret_cast<layout::header*>(seg->data()));
       if (!seg->lock_until(lock_byte::admin, deadline))
         throw error(errc::not_ready, name, "another process held the segment's admin lock past the open timeout");
@@ -143,6 +154,7 @@ class attachment final : private registrant {
         throw error(errc::already_attached, name, std::string("a live ") + side_name(s) + " is attached already");
       }
       attachment ep(std::move(seg), h, snap, s, o);
+      ep.memory_ = std::move(mem);
       const std::uint64_t head = h->head.value.load(std::memory_order_acquire);
       const std::uint64_t tail = h->tail.value.load(std::memory_order_acquire);
       if (head - tail > snap.capacity) {
@@ -186,7 +198,8 @@ class attachment final : private registrant {
   attachment(attachment&& o) noexcept
       : registrant(o), seg_(std::move(o.seg_)), hdr_(o.hdr_), snap_(o.snap_), side_(o.side_), opts_(o.opts_),
         attached_(o.attached_.exchange(false, std::memory_order_acq_rel)), inherited_(o.inherited_),
-        poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)) {
+        poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)),
+        memory_(std::move(o.memory_)) {
     registry::replace(slot_, &o, this);
   }
   attachment& operator=(attachment&&) = delete;
@@ -259,6 +272,12 @@ class attachment final : private registrant {
   [[nodiscard]] const std::string& name() const noexcept { return seg_->name(); }
   [[nodiscard]] const options& opts() const noexcept { return opts_; }
   [[nodiscard]] side which() const noexcept { return side_; }
+  /// What options::memory did to this process's mapping; huge_bytes as /proc/self/smaps says now.
+  [[nodiscard]] memory_status memory() const {
+    memory_status m = memory_;
+    if (m.huge != huge_pages::off) m.huge_bytes = huge_bytes_mapped(seg_->data(), seg_->mapped_size());
+    return m;
+  }
 
   /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), dead, or closed.
   /// A system call: not for the hot path.
@@ -420,6 +439,7 @@ class attachment final : private registrant {
   poison_fn poison_ = nullptr;                  // the wrapper's hook for a fork child (on_inherit)
   void* poison_ctx_ = nullptr;
   std::atomic<registrant*>* slot_ = nullptr;    // this attachment's entry in the process's registry
+  memory_status memory_;                        // what options::memory did at attach (detail/memory.hpp)
 
   /// Once per process: the child side of pthread_atfork lets go of every inherited attachment.
   static void install_fork_handler() noexcept {

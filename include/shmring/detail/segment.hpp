@@ -281,14 +281,36 @@ class segment {
   }
 
   /// Maps the first size bytes (size <= real_size()). Replaces any earlier mapping (kept if this one fails).
-  void map(std::uint64_t size) {
+  /// align (a power of two, or 0 for the kernel's choice) places the mapping at an address that is a multiple of
+  /// it: huge pages (detail/memory.hpp) need 2 MiB.
+  void map(std::uint64_t size, std::size_t align = 0) {
     // A 32-bit process must not truncate a 64-bit size to size_t and then index past its smaller mapping.
     if (!fits_address_space(size))
       throw error(errc::layout_mismatch, name_,
                   "the segment declares " + std::to_string(size) + " bytes, more than this (32-bit) process can map");
     if (size == 0) throw error(errc::invalid_argument, name_, "a mapping of 0 bytes");
     const int prot = access_ == access::read_write ? PROT_READ | PROT_WRITE : PROT_READ;
-    void* p = ::mmap(nullptr, static_cast<std::size_t>(size), prot, MAP_SHARED, fd(), 0);
+    const auto n = static_cast<std::size_t>(size);
+    void* p = MAP_FAILED;
+    if (align <= 1) {
+      p = ::mmap(nullptr, n, prot, MAP_SHARED, fd(), 0);
+    } else if (n + align > n) {
+      // Reserve n + align bytes of address space, map the object over its first aligned address, return the rest.
+      void* r = ::mmap(nullptr, n + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (r != MAP_FAILED) {
+        const auto base = reinterpret_cast<std::uintptr_t>(r);
+        const std::uintptr_t at = (base + align - 1) & ~static_cast<std::uintptr_t>(align - 1);
+        p = ::mmap(reinterpret_cast<void*>(at), n, prot, MAP_SHARED | MAP_FIXED, fd(), 0);
+        const int err = errno;
+        if (p == MAP_FAILED) {
+          ::munmap(r, n + align);
+        } else {
+          if (at > base) ::munmap(r, at - base);
+          if (base + n + align > at + n) ::munmap(reinterpret_cast<void*>(at + n), base + n + align - (at + n));
+        }
+        errno = err;
+      }
+    }
     if (p == MAP_FAILED)
       throw error(errc::system_error, name_, "mmap of " + std::to_string(size) + " bytes failed", errno);
     unmap();

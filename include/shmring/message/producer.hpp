@@ -1,12 +1,13 @@
 // shmring: message_producer, the sending side of variable-length messages between two processes.
 // May touch: its own attachment (attach/detach), the record writer over the segment's data area
 // (ring/record_writer.hpp), the wait lines (notify on every publish, sleep in waiting calls), its own stats line,
-// and the monotonic clock (one read per message sent, for the record's timestamp, unless options::timestamps is
-// false). The restart rules are in message.hpp.
+// and the monotonic clock (detail/clock.hpp: the TSC or one clock read per message sent, for the record's
+// timestamp, unless options::timestamps is false). The restart rules are in message.hpp.
 #pragma once
 
 #include <shmring/config.hpp>
 #include <shmring/detail/attachment.hpp>
+#include <shmring/detail/clock.hpp>
 #include <shmring/detail/endpoint_base.hpp>
 #include <shmring/detail/proc.hpp>
 #include <shmring/error.hpp>
@@ -204,8 +205,9 @@ class message_producer : public detail::endpoint_base {
   // errc::inherited.
   static void poison(void* w) noexcept { static_cast<record_writer*>(w)->poison(); }
 
-  /// A record's timestamp: the monotonic clock, or 0 for a producer made with options::timestamps = false.
-  [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::monotonic_ns() : 0; }
+  /// A record's timestamp: the monotonic clock (from the TSC where detail/clock.hpp can), or 0 for a producer made
+  /// with options::timestamps = false.
+  [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::timestamp_ns() : 0; }
 
   void count(std::uint64_t bytes) noexcept {
     detail::bump(stats_->messages);
