@@ -11,7 +11,7 @@ namespace Shmring
         NotReady = 6, BadMagic = 7, VersionMismatch = 8, KindMismatch = 9, ElementMismatch = 10,
         CapacityMismatch = 11, LayoutMismatch = 12, Truncated = 13, AlreadyAttached = 14, PeerDead = 15,
         Corrupted = 16, MessageTooLarge = 17, TypeMismatch = 18, SystemError = 19, NoSpace = 20,
-        NotASegment = 21, Closed = 22, Inherited = 23,
+        NotASegment = 21, Closed = 22, Inherited = 23, LimitExceeded = 24, Unsupported = 25,
     }
 
     /// <summary>Every shmring failure: Code says which, Message what the C++ library said.</summary>

@@ -51,6 +51,8 @@ enum shmring_errc {
   SHMRING_NOT_A_SEGMENT = 21,
   SHMRING_CLOSED = 22,
   SHMRING_INHERITED = 23,
+  SHMRING_LIMIT_EXCEEDED = 24,
+  SHMRING_UNSUPPORTED = 25,
   /* Not errors: a try_ call that could not proceed now (ring full or empty), a timed call whose time ran out. */
   SHMRING_WOULD_BLOCK = 1000,
   SHMRING_TIMED_OUT = 1001,
