@@ -37,6 +37,18 @@ std::uint64_t value_of(std::uint64_t i) { return i * 0x9E3779B97F4A7C15ull + 1; 
 void rethrow(std::exception_ptr e) {
   if (e) std::rethrow_exception(e);
 }
+/// Hands every value op() completes with to check, until the stream ends: eof says whether it ended with eof.
+template <class Op, class Check>
+net::awaitable<void> until_eof(Op op, Check check, bool& eof) {
+  for (;;) {
+    try {
+      check(co_await op());
+    } catch (const boost::system::system_error& e) {
+      eof = e.code() == net::error::eof;
+      co_return;
+    }
+  }
+}
 }  // namespace
 
 // args: typed message count. Pushes count values on typed and sends count messages (8 bytes: value_of(i)) on
@@ -78,31 +90,21 @@ TEST_CASE("asio: use_awaitable pops and receives everything, then eof", "[ipc][e
   child_process child("asio_feeder", {t.name(), m.name(), std::to_string(count)});
   std::uint64_t typed_got = 0, messages_got = 0;
   bool typed_eof = false, message_eof = false;
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    for (;;) {
-      try {
-        const std::uint64_t v = co_await ac.async_pop(net::use_awaitable);
-        REQUIRE(v == value_of(typed_got));
-        ++typed_got;
-      } catch (const boost::system::system_error& e) {
-        typed_eof = e.code() == net::error::eof;
-        co_return;
-      }
-    }
-  }, rethrow);
-  net::co_spawn(io, [&]() -> net::awaitable<void> {
-    for (;;) {
-      try {
-        const message msg = co_await am.async_receive(net::use_awaitable);
-        REQUIRE(msg.sequence == messages_got);
-        REQUIRE(msg.as<std::uint64_t>() == value_of(messages_got));
-        ++messages_got;
-      } catch (const boost::system::system_error& e) {
-        message_eof = e.code() == net::error::eof;
-        co_return;
-      }
-    }
-  }, rethrow);
+  net::co_spawn(io, until_eof([&] { return ac.async_pop(net::use_awaitable); },
+                               [&](std::uint64_t v) {
+                                 REQUIRE(v == value_of(typed_got));
+                                 ++typed_got;
+                               },
+                               typed_eof),
+                rethrow);
+  net::co_spawn(io, until_eof([&] { return am.async_receive(net::use_awaitable); },
+                               [&](const message& msg) {
+                                 REQUIRE(msg.sequence == messages_got);
+                                 REQUIRE(msg.as<std::uint64_t>() == value_of(messages_got));
+                                 ++messages_got;
+                               },
+                               message_eof),
+                rethrow);
   io.run();  // one thread: both coroutines
   REQUIRE(child.wait() == 0);
   REQUIRE(typed_got == count);
