@@ -2,8 +2,9 @@
 //   events/wakeup/{spin,futex,epoll}: ping-pong between this process and a child where both sides wait the given
 //     way every time (a round trip is two wake-ups): spinning on try_pop, sleeping on the futex (sleep policy with
 //     no spinning and no yielding, so every wait sleeps), or arm() + epoll_wait on the descriptor. p50_ns/p99_ns.
-//   events/consumer/{blocking,asio}: a child pushes as fast as it can; this process consumes with pop() or with
-//     Asio async_pop callbacks on an io_context (<shmring/asio.hpp>). items_per_second.
+//   events/consumer/{blocking,asio_pop,asio_wait}: a child pushes as fast as it can; this process consumes with
+//     pop(), with one Asio async_pop callback per element, or with async_wait callbacks that drain with try_pop
+//     (<shmring/asio.hpp>), on an io_context. items_per_second.
 //   events/rings/{1,1000}/one_busy: one epoll set over N consumer rings, a child pushing into one of them; the
 //     loop drains whichever ring epoll reports and arms it again. items_per_second, and epoll_wait calls per item.
 #include "harness/control.hpp"
@@ -126,7 +127,9 @@ SHMRING_CHILD(events_stream) {
   }
 }
 
-template <bool Asio>
+enum class consume : int { blocking = 0, asio_pop = 1, asio_wait = 2 };
+
+template <consume How>
 void BM_consumer(benchmark::State& state) {
   scoped_pin pin(bench_cpus().first);
   const std::string a = unique_name("ev-stream");
@@ -145,10 +148,24 @@ void BM_consumer(benchmark::State& state) {
       if (v != next++) ++bad;
       if (--left != 0) ac.async_pop(on_pop);
     };
+    std::function<void(boost::system::error_code)> on_ready = [&](boost::system::error_code ec) {
+      if (ec) return;
+      std::uint64_t v = 0;
+      while (left != 0 && c.try_pop(v)) {
+        if (v != next++) ++bad;
+        --left;
+      }
+      if (left != 0) ac.async_wait(on_ready);
+    };
     for (auto _ : state) {
-      if constexpr (Asio) {
+      if constexpr (How == consume::asio_pop) {
         left = batch;
         ac.async_pop(on_pop);
+        io.restart();
+        io.run();
+      } else if constexpr (How == consume::asio_wait) {
+        left = batch;
+        ac.async_wait(on_ready);
         io.restart();
         io.run();
       } else {
@@ -235,7 +252,8 @@ using namespace shmring_bench;  // NOLINT: registration macros below read better
 BENCHMARK_TEMPLATE(BM_wakeup, how::spin)->Name("events/wakeup/spin")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_wakeup, how::futex)->Name("events/wakeup/futex")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_wakeup, how::epoll)->Name("events/wakeup/epoll")->Apply(two_sided);
-BENCHMARK_TEMPLATE(BM_consumer, false)->Name("events/consumer/blocking")->Apply(two_sided);
-BENCHMARK_TEMPLATE(BM_consumer, true)->Name("events/consumer/asio")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_consumer, consume::blocking)->Name("events/consumer/blocking")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_consumer, consume::asio_pop)->Name("events/consumer/asio_pop")->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_consumer, consume::asio_wait)->Name("events/consumer/asio_wait")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_rings_one_busy, 1)->Name("events/rings/1/one_busy")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_rings_one_busy, 1000)->Name("events/rings/1000/one_busy")->Apply(two_sided);

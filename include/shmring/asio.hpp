@@ -88,6 +88,15 @@ class async_endpoint {
     sd_.cancel();
   }
 
+  /// Any endpoint: completes (void(error_code)) once the endpoint may have something to do, for a caller that then
+  /// drains it with try_ calls itself: one completion per burst instead of one per element, the fast way to consume
+  /// a busy ring (bench: events/consumer/asio_wait). Spurious completions are possible (the try_ calls then find
+  /// nothing: wait again); the peer's state (closed, dead) is for the caller to ask.
+  template <class Token>
+  auto async_wait(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(wait_op{this}, token, sd_);
+  }
+
   /// consumer<T>: the oldest element. Signature void(error_code, T).
   template <class Token>
     requires detail::typed_consumer_endpoint<Endpoint>
@@ -193,6 +202,27 @@ class async_endpoint {
         s.complete(ec);
       else
         s.complete(ec, std::move(result));
+    }
+  };
+
+  struct wait_op {
+    async_endpoint* self;
+    enum class phase { start, run, woken } at = phase::start;
+
+    template <class Self>
+    void operator()(Self& s, boost::system::error_code ec = {}) {
+      if (at == phase::start) {  // never complete inside the initiating call
+        at = phase::run;
+        boost::asio::post(self->sd_.get_executor(), std::move(s));
+        return;
+      }
+      if (self->cancel_) {
+        self->cancel_ = false;
+        return s.complete(boost::asio::error::operation_aborted);
+      }
+      if (ec || at == phase::woken || !self->ep_->arm()) return s.complete(ec);
+      at = phase::woken;
+      self->sd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, std::move(s));
     }
   };
 

@@ -387,7 +387,7 @@ class attachment final : private registrant {
     seg_->unlock(lock_of(side_));
     // W2-W3 of the wake-up protocol (wait.hpp) for the state just stored: a peer asleep waiting for us re-checks.
     if (how == layout::attach_state::closed) {
-      std::atomic_thread_fence(std::memory_order_seq_cst);  // a slow path: the full fence, not only the light half
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // the light half, as in notify()
       if (peer_wait().sleeping.load(std::memory_order_relaxed) != 0 &&
           wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
         sender_.send(peer_addr_);
@@ -434,6 +434,7 @@ class attachment final : private registrant {
 
   void take_side(bool fresh) {
     if (fresh && !seg_->try_lock(lock_of(side_))) throw error(errc::system_error, name(), "could not lock the new segment");
+    (void)detail::heavy_barrier_available();  // register for membarrier before the first wake-up can be needed, and before the state store below (wake_fd_sleeper)
     attached_.store(true, std::memory_order_relaxed);
     if (slot_ == nullptr) slot_ = registry::instance().add(this);
     install_fork_handler();
@@ -446,15 +447,14 @@ class attachment final : private registrant {
     // release: pairs with the acquire load of state in peer(); the lock is already held, so a peer that sees
     // "attached" with a free lock knows we died.
     sl.state.store(static_cast<std::uint32_t>(layout::attach_state::attached), std::memory_order_release);
-    (void)detail::heavy_barrier_available();  // register for membarrier before the first wake-up can be needed
     wake_fd_sleeper();  // a peer waiting on its descriptor hears of the (re-)attach
   }
 
   // W2-W3 for a change of this side's attach state, to a peer waiting on its descriptor only (a futex sleeper
-  // learns of attach and detach at its liveness check, as before). The full fence: attach and detach are slow
-  // paths, and this process may have registered for membarrier only now.
+  // learns of attach and detach at its liveness check, as before). The light half, as in notify(): this process
+  // registered for membarrier before it stored the state (take_side), so the sleeper's barrier covers it.
   void wake_fd_sleeper() noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     if (peer_wait().sleeping.load(std::memory_order_relaxed) == layout::sleeping_fd &&
         wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
       sender_.send(peer_addr_);
