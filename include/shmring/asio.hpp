@@ -60,6 +60,9 @@ template <class E>
 concept typed_consumer_endpoint = requires { typename E::value_type; } && std::is_same_v<E, consumer<typename E::value_type>>;
 template <class E>
 concept typed_producer_endpoint = requires { typename E::value_type; } && std::is_same_v<E, producer<typename E::value_type>>;
+/// A value a producer<T> endpoint E pushes.
+template <class E, class V>
+concept pushable_by = typed_producer_endpoint<E> && std::is_same_v<std::remove_cvref_t<V>, typename E::value_type>;
 
 }  // namespace detail
 
@@ -121,7 +124,7 @@ class async_endpoint {
   }
   /// producer<T>: pushes v (copied into the operation), waiting for room. Signature void(error_code).
   template <class V, class Token>
-    requires detail::typed_producer_endpoint<Endpoint> && std::is_same_v<std::remove_cvref_t<V>, typename Endpoint::value_type>
+    requires detail::pushable_by<Endpoint, V>
   auto async_push(V&& v, Token&& token) {
     return start<void(boost::system::error_code)>([v](Endpoint& p, none&) { return p.try_push(v); }, none{},
                                                   std::forward<Token>(token));
