@@ -143,6 +143,7 @@ static_assert(offsetof(stats_line, messages) == 0 && offsetof(stats_line, bytes)
               offsetof(stats_line, stalls) == 16 && offsetof(stats_line, wake_calls) == 24 &&
               offsetof(stats_line, sleeps) == 32);
 static_assert(offsetof(wait_line, seq) == 0 && offsetof(wait_line, sleeping) == 4);
+static_assert(sleeping_futex == 1 && sleeping_fd == 2, "docs/layout.md: the values of wait_line::sleeping (layout 3)");
 static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) == 4 &&
               offsetof(attach_slot, start_time) == 8 && offsetof(attach_slot, attach_count) == 16 &&
               offsetof(attach_slot, attach_ns) == 24);
