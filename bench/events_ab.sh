@@ -4,7 +4,7 @@
 # two processes RUNS times (default 5) for each, alternating A and B, and prints each run's producer and consumer
 # lines (rates, and the producer's wake-up calls, which the stats line counts). Neither side ever arms a
 # descriptor: this measures what the feature costs everyone else. First it compares the machine code of the hot
-# calls (try_push, try_pop, try_send) built from both trees. Usage: bench/events_ab.sh [REF]
+# calls (try_push, try_pop, try_send) built from both trees. Usage: [ORDER="B A"] bench/events_ab.sh [REF]
 set -euo pipefail
 ref=${1:-main}
 count=${COUNT:-10000000}
@@ -57,7 +57,7 @@ if [ "$(nproc)" -ge 2 ]; then pin_c=(--cpu 1); pin_p=(--cpu 0); fi
 echo "A = $(git -C "$here" rev-parse --short HEAD) (this tree), B = $(git -C "$here" rev-parse --short "$ref") ($ref)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$runs"); do
-  for side in A B; do
+  for side in ${ORDER:-A B}; do
     name="ev-ab-$$-$side-$r"
     "$tmp/$side-consumer" --name "$name" --count "$count" "${pin_c[@]}" | sed "s/^/$side run $r: /" &
     cons=$!

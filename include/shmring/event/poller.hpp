@@ -34,6 +34,8 @@ struct event_access {
 /// is armed again by the next wait(), so it must be drained before (what is left is reported again at once: no
 /// event is lost, level-triggered). Spurious reports are possible (a try_ call then finds nothing).
 /// An endpoint must stay where it is (not moved, not destroyed) while it is added: remove() it first.
+/// A producer is ready whenever its ring has room: add it while it has something to send, remove it otherwise
+/// (or every wait() returns at once).
 class poller {
  public:
   /// What add() returns and wait() reports: the index of the entry, in the order of the add() calls.
