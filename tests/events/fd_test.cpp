@@ -220,3 +220,22 @@ TEST_CASE("a busy stream makes no wake call when neither side arms", "[unit][eve
   REQUIRE(p.wake_calls() == 0);
   REQUIRE(c.wake_calls() == 0);
 }
+
+TEST_CASE("a restarted side gets a new descriptor that its peer's publishes reach", "[unit][events]") {
+  segment_guard g("ev-restart");
+  options o;
+  o.persistent = true;
+  auto p = producer<std::uint64_t>::create(g.name(), 16, o);
+  for (int round = 0; round < 3; ++round) {
+    auto c = consumer<std::uint64_t>::open(g.name());
+    const int fd = c.native_handle();
+    arm_quiet(c);
+    REQUIRE_FALSE(readable_now(fd));
+    REQUIRE(p.try_push(static_cast<std::uint64_t>(round)));  // reaches this consumer's address, not the last one's
+    REQUIRE(readable_now(fd));
+    std::uint64_t v = 0;
+    REQUIRE(c.try_pop(v));
+    REQUIRE(v == static_cast<std::uint64_t>(round));
+  }  // each consumer detaches: the next one binds an address with a fresh nonce
+  (void)shmring::remove(g.name());
+}

@@ -242,7 +242,7 @@ class attachment final : private registrant {
       if (poison_ != nullptr) poison_(poison_ctx_);
       return false;
     }
-    if (wake_slow(w, wake_calls) == layout::sleeping_fd) sender_.send(peer_addr_);  // it waits on its descriptor
+    if (wake_slow(w, wake_calls) == layout::sleeping_fd) sender_.send(peer_addr_, peer_nonce());  // it waits on its descriptor
     return true;
   }
   /// wake_peer_slow() for callers that go on either way (the message wrappers): returning nothing keeps their fast
@@ -255,7 +255,7 @@ class attachment final : private registrant {
   /// in a fork child, errc::system_error when the kernel refuses a resource.
   [[nodiscard]] int native_handle() const {
     check_owner();
-    if (events_ == nullptr) events_ = std::make_unique<event_endpoint>(my_addr_, name());
+    if (events_ == nullptr) events_ = std::make_unique<event_endpoint>(my_addr_, my_wait(), name());
     return events_->fd();
   }
   /// S2 of arming (event/arming.hpp); native_handle() must have been called.
@@ -390,7 +390,7 @@ class attachment final : private registrant {
       std::atomic_signal_fence(std::memory_order_seq_cst);  // the light half, as in notify()
       if (peer_wait().sleeping.load(std::memory_order_relaxed) != 0 &&
           wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
-        sender_.send(peer_addr_);
+        sender_.send(peer_addr_, peer_nonce());
     } else {
       wake_fd_sleeper();  // a peer waiting on its descriptor hears of a detach too
     }
@@ -450,6 +450,10 @@ class attachment final : private registrant {
     wake_fd_sleeper();  // a peer waiting on its descriptor hears of the (re-)attach
   }
 
+  // The random part of the peer's wake address. acquire: pairs with the release store when the peer bound it
+  // (event/channel.hpp); read after `sleeping` said sleeping_fd, which the peer stored after binding.
+  std::uint64_t peer_nonce() const noexcept { return peer_wait().wake_nonce.load(std::memory_order_acquire); }
+
   // W2-W3 for a change of this side's attach state, to a peer waiting on its descriptor only (a futex sleeper
   // learns of attach and detach at its liveness check, as before). The light half, as in notify(): this process
   // registered for membarrier before it stored the state (take_side), so the sleeper's barrier covers it.
@@ -457,7 +461,7 @@ class attachment final : private registrant {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (peer_wait().sleeping.load(std::memory_order_relaxed) == layout::sleeping_fd &&
         wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
-      sender_.send(peer_addr_);
+      sender_.send(peer_addr_, peer_nonce());
   }
 
   std::unique_ptr<segment> seg_;

@@ -50,8 +50,8 @@ class endpoint_base {
   /// again. Readiness is never lost; a spurious one is possible (a try_ call then finds nothing: arm again).
   /// Level- and edge-triggered epoll both work: arm() reads away what made it readable before it announces this
   /// side, so every later event is a new edge. Any thread may wait on the descriptor; the try_ calls and arm()
-  /// stay with the endpoint's thread. Throws errc::inherited in a fork child, errc::system_error, or
-  /// errc::already_attached when another process holds this side's wake address.
+  /// stay with the endpoint's thread. Throws errc::inherited in a fork child, or
+  /// errc::system_error when the kernel refuses a resource.
   [[nodiscard]] int native_handle() const { return ep_.native_handle(); }
   /// This side's thread. Announces that it is about to wait on native_handle(): true when it may wait now (every
   /// later event makes the descriptor readable), false when it has something to do already (drain again). A

@@ -32,7 +32,8 @@ namespace shmring::detail {
 
 class event_endpoint {
  public:
-  event_endpoint(const wake_address& mine, const std::string& name) : chan_(mine, name) {}
+  event_endpoint(const wake_address& mine, layout::wait_line& line, const std::string& name)
+      : chan_(mine, line.wake_nonce, name) {}
 
   [[nodiscard]] int fd() const noexcept { return chan_.fd(); }
 

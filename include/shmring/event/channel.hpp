@@ -5,7 +5,10 @@
 // WHAT THE DESCRIPTOR IS
 // An epoll instance (readable when any member is) holding
 //   - this side's wake socket: a Unix datagram socket bound to an abstract address derived from the segment
-//     (its creator's uid, its creation time and its name's hash) and the side. A waker that finds this side's
+//     (its creator's uid, its creation time and its name's hash), the side, and a random nonce the side draws
+//     at every bind and publishes in its wait line (wake_nonce): abstract addresses are listed in /proc/net/unix
+//     for everyone, but only those who can read the 0600 segment learn the next one, so nobody can take a side's
+//     address before it binds (a squatter would keep it from binding again after a restart). A waker that finds this side's
 //     `sleeping` word with sleeping_fd set sends it one empty datagram (sendto, MSG_DONTWAIT|MSG_NOSIGNAL): the
 //     datagram arriving is what makes the descriptor readable. Datagrams carry the sender's credentials
 //     (SO_PASSCRED); those of another user are counted and dropped: they can cause a spurious readiness (allowed)
@@ -24,6 +27,7 @@
 #include <shmring/error.hpp>
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstddef>
 #include <cerrno>
@@ -34,6 +38,7 @@
 #include <string_view>
 
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -42,10 +47,16 @@
 
 namespace shmring::detail {
 
-/// An abstract Unix socket address (sun_path starts with NUL), with its length for bind/sendto.
+/// An abstract Unix socket address (sun_path starts with NUL), with its length for bind/sendto. Its last 16
+/// characters are the nonce in hex (set_nonce: no formatting call, so a signal handler may use it).
 struct wake_address {
   sockaddr_un addr{};
   socklen_t len = 0;
+
+  void set_nonce(std::uint64_t n) noexcept {
+    char* p = addr.sun_path + (len - offsetof(sockaddr_un, sun_path)) - 16;
+    for (int i = 15; i >= 0; --i, n >>= 4) p[i] = "0123456789abcdef"[n & 15];
+  }
 };
 
 /// The wake address of side `consumer_side` (true: the consumer) of the segment named name, created at created_ns
@@ -57,9 +68,9 @@ inline wake_address make_wake_address(std::string_view name, std::uint32_t creat
   wake_address a;
   a.addr.sun_family = AF_UNIX;
   char text[96];
-  const int n = std::snprintf(text, sizeof text, "shmring/%u/%016llx/%016llx/%c", creator_uid,
+  const int n = std::snprintf(text, sizeof text, "shmring/%u/%016llx/%016llx/%c/%016llx", creator_uid,
                               static_cast<unsigned long long>(created_ns), static_cast<unsigned long long>(h),
-                              consumer_side ? 'c' : 'p');
+                              consumer_side ? 'c' : 'p', 0ull);
   a.addr.sun_path[0] = '\0';
   std::memcpy(a.addr.sun_path + 1, text, static_cast<std::size_t>(n));
   a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + static_cast<std::size_t>(n));
@@ -77,7 +88,9 @@ class wake_sender {
 
   /// Sends one wake datagram to a. Errors are ignored on purpose: ECONNREFUSED means nobody is bound there (the
   /// sleeper went away: its successor re-checks the ring when it arms), EAGAIN a full queue (already readable).
-  void send(const wake_address& a) const noexcept {
+  void send(wake_address a, std::uint64_t nonce) const noexcept {
+    if (nonce == 0) return;  // the sleeper has no descriptor (it never armed one): nobody to reach
+    a.set_nonce(nonce);
     int fd = fd_.load(std::memory_order_relaxed);
     if (fd < 0) {
       const int nfd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -106,23 +119,28 @@ class wake_sender {
 /// the first native_handle().
 class wake_channel {
  public:
-  /// Binds this side's address and builds the epoll set. Throws errc::system_error (with errno) when a resource
-  /// is missing, errc::already_attached when another process holds the address (one still attached on this side
-  /// in a fork child that kept the descriptor, or a squatter).
-  wake_channel(const wake_address& mine, const std::string& name) {
+  /// Binds this side's address with a fresh nonce, publishes the nonce in nonce_word (release: a waker reads it
+  /// after our `sleeping` store, which comes later) and builds the epoll set. Throws errc::system_error (with
+  /// errno) when a resource is missing.
+  wake_channel(wake_address mine, std::atomic<std::uint64_t>& nonce_word, const std::string& name) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) fail(name, "epoll_create1");
     sock_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (sock_ < 0) fail(name, "socket");
     const int one = 1;
     if (::setsockopt(sock_, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) fail(name, "setsockopt(SO_PASSCRED)");
-    if (::bind(sock_, reinterpret_cast<const sockaddr*>(&mine.addr), mine.len) != 0) {
-      if (errno == EADDRINUSE) {
-        release();
-        throw error(errc::already_attached, name,
-                    "another process holds this side's wake address (a fork child that kept the descriptor?)");
+    for (int attempt = 0;; ++attempt) {
+      std::uint64_t nonce = 0;
+      if (::getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof nonce))
+        nonce = std::chrono::steady_clock::now().time_since_epoch().count() * 0x9E3779B97F4A7C15ull ^
+                static_cast<std::uint64_t>(::getpid());
+      if (nonce == 0) continue;
+      mine.set_nonce(nonce);
+      if (::bind(sock_, reinterpret_cast<const sockaddr*>(&mine.addr), mine.len) == 0) {
+        nonce_word.store(nonce, std::memory_order_release);  // pairs with the waker's acquire load (attachment)
+        break;
       }
-      fail(name, "bind");
+      if (errno != EADDRINUSE || attempt >= 8) fail(name, "bind");
     }
     epoll_event ev{};
     ev.events = EPOLLIN;

@@ -72,6 +72,7 @@ struct alignas(cache_line) wait_line {
   std::atomic<std::uint32_t> seq;       // futex word: the waker increments it before FUTEX_WAKE
   std::atomic<std::uint32_t> sleeping;  // 1 from just before the owner re-checks the ring until it wakes;
                                         // sleeping_fd (2) while it waits on its descriptor instead
+  std::atomic<std::uint64_t> wake_nonce;  // layout 3: the random part of the owner's wake address (event/), 0: none
 };
 /// wait_line::sleeping: 0 awake, 1 asleep on the futex, sleeping_fd asleep on its event descriptor (layout 3).
 inline constexpr std::uint32_t sleeping_futex = 1;
@@ -142,7 +143,7 @@ static_assert(offsetof(control_line, initial_index) == 56);
 static_assert(offsetof(stats_line, messages) == 0 && offsetof(stats_line, bytes) == 8 &&
               offsetof(stats_line, stalls) == 16 && offsetof(stats_line, wake_calls) == 24 &&
               offsetof(stats_line, sleeps) == 32);
-static_assert(offsetof(wait_line, seq) == 0 && offsetof(wait_line, sleeping) == 4);
+static_assert(offsetof(wait_line, seq) == 0 && offsetof(wait_line, sleeping) == 4 && offsetof(wait_line, wake_nonce) == 8);
 static_assert(sleeping_futex == 1 && sleeping_fd == 2, "docs/layout.md: the values of wait_line::sleeping (layout 3)");
 static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) == 4 &&
               offsetof(attach_slot, start_time) == 8 && offsetof(attach_slot, attach_count) == 16 &&
