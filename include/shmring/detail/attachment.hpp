@@ -242,7 +242,7 @@ class attachment final : private registrant {
       if (poison_ != nullptr) poison_(poison_ctx_);
       return false;
     }
-    if (wake_slow(w, wake_calls) == layout::sleeping_fd) sender_.send(peer_addr_, peer_nonce());  // it waits on its descriptor
+    wake_and_signal(w, wake_calls);
     return true;
   }
   /// wake_peer_slow() for callers that go on either way (the message wrappers): returning nothing keeps their fast
@@ -388,9 +388,7 @@ class attachment final : private registrant {
     // W2-W3 of the wake-up protocol (wait.hpp) for the state just stored: a peer asleep waiting for us re-checks.
     if (how == layout::attach_state::closed) {
       std::atomic_signal_fence(std::memory_order_seq_cst);  // the light half, as in notify()
-      if (peer_wait().sleeping.load(std::memory_order_relaxed) != 0 &&
-          wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
-        sender_.send(peer_addr_, peer_nonce());
+      if (peer_wait().sleeping.load(std::memory_order_relaxed) != 0) wake_and_signal(peer_wait(), my_stats().wake_calls);
     } else {
       wake_fd_sleeper();  // a peer waiting on its descriptor hears of a detach too
     }
@@ -459,9 +457,13 @@ class attachment final : private registrant {
   // registered for membarrier before it stored the state (take_side), so the sleeper's barrier covers it.
   void wake_fd_sleeper() noexcept {
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (peer_wait().sleeping.load(std::memory_order_relaxed) == layout::sleeping_fd &&
-        wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
-      sender_.send(peer_addr_, peer_nonce());
+    if (peer_wait().sleeping.load(std::memory_order_relaxed) == layout::sleeping_fd)
+      wake_and_signal(peer_wait(), my_stats().wake_calls);
+  }
+
+  // W3 (wake_slow), and the peer's wake datagram when it was asleep on its descriptor.
+  void wake_and_signal(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
+    if (wake_slow(w, wake_calls) == layout::sleeping_fd) sender_.send(peer_addr_, peer_nonce());
   }
 
   std::unique_ptr<segment> seg_;
