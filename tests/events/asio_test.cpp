@@ -155,7 +155,7 @@ TEST_CASE("asio: callbacks push and send, waiting for room", "[ipc][events][asio
   REQUIRE(refused == asio::make_error_code(errc::message_too_large));
 }
 
-TEST_CASE("asio: a pending receive is cancelled, the next one (use_future) still receives; async_wait", "[ipc][events][asio]") {
+TEST_CASE("asio: a pending receive is cancelled, the next one (use_future) still receives, and async_wait", "[ipc][events][asio]") {
   segment_guard t("asio-ct");
   segment_guard m("asio-cm");
   auto c = consumer<std::uint64_t>::create(t.name(), 64);
