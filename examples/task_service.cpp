@@ -196,9 +196,21 @@ int run_entry(const example::args& a) {
   }
   io.run();  // the one thread
   const double secs = example::seconds_since(t0);
-  if (cancelled)
-    for (const pid_t pid : pids) ::kill(pid, SIGKILL);
-  bool ok = t.error.empty() && !cancelled;
+  if (cancelled) {
+    for (const pid_t pid : pids) {
+      ::kill(pid, SIGKILL);
+      (void)example::wait_exit(pid);
+    }
+    for (std::uint64_t i = 0; i < workers; ++i) {  // undelivered tasks and results: nobody will want them
+      (void)shmring::remove(task_ring(base, i));
+      (void)shmring::remove(result_ring(base, i));
+    }
+    std::uint64_t in = 0;
+    for (const auto& l : links) in += l.received;
+    std::printf("task_service: cancelled after %" PRIu64 " ms with %" PRIu64 " results in\n", deadline_ms, in);
+    return 2;
+  }
+  bool ok = t.error.empty();
   for (std::uint64_t i = 0; i < workers; ++i)
     if (example::wait_exit(pids[i]) != 0 && ok) ok = false;
   std::uint64_t received = 0, reported = 0, missing = 0;
@@ -209,14 +221,6 @@ int run_entry(const example::args& a) {
   }
   for (std::uint64_t id = 0; id < total; ++id)
     if ((t.seen[id / 64] & (std::uint64_t{1} << (id % 64))) == 0) ++missing;
-  if (cancelled) {
-    for (std::uint64_t i = 0; i < workers; ++i) {  // undelivered tasks and results: nobody will want them
-      (void)shmring::remove(task_ring(base, i));
-      (void)shmring::remove(result_ring(base, i));
-    }
-    std::printf("task_service: cancelled after %" PRIu64 " ms with %" PRIu64 " results in\n", deadline_ms, received);
-    return 2;
-  }
   if (!t.error.empty()) std::fprintf(stderr, "task_service: %s\n", t.error.c_str());
   const bool exactly_once = ok && received == total && reported == total && t.wrong == 0 && t.duplicates == 0 &&
                             missing == 0;

@@ -222,9 +222,9 @@ TEST_CASE("examples/task_service end to end: finishing, and cancelled by its dea
     REQUIRE(out.find("every task processed exactly once") != std::string::npos);
   }
   {
-    // 10^9 tasks cannot finish before the deadline: every pending operation is cancelled, exit 2.
+    // 10^8 tasks cannot finish before the deadline: every pending operation is cancelled, exit 2.
     shmring_test::command_process svc({SHMRING_TASK_SERVICE, "--name", g.name() + "c", "--workers", "2", "--tasks",
-                                       "1000000000", "--deadline-ms", "200"});
+                                       "100000000", "--deadline-ms", "200"});
     const std::string out = svc.read_output();
     REQUIRE(svc.wait() == 2);
     REQUIRE(out.find("cancelled after 200 ms") != std::string::npos);
