@@ -24,8 +24,9 @@ constexpr const char* usage = R"(shmring-bridge: carry a shmring message ring ov
 
 Usage:
   shmring-bridge send --ring NAME --to tcp://HOST:PORT [options]
-      Attach as the CONSUMER of the local ring NAME (created with --capacity if there is none) and forward every record to a recv bridge. A record is freed
-      from NAME only after the receiver has written it into its ring and acknowledged it.
+      Attach as the CONSUMER of the local ring NAME (created with --capacity if there is none) and forward every
+      record to a recv bridge. A record is freed from NAME only after the receiver has written it into its ring
+      and acknowledged it.
   shmring-bridge recv --ring NAME --listen tcp://ADDR:PORT [options]
       Attach as the PRODUCER of the local ring NAME (created with --capacity if there is none) and write every
       message received into it, with the sender's type, flags, timestamp, tag and sequence.

@@ -64,7 +64,8 @@ class sender {
       }
       read_socket();
       const auto now = clock_type::now();
-      if (phase_ == phase::waiting && now - progress_at_ > std::chrono::milliseconds(c_.resend_ms)) {
+      const bool in_flight = !flight_.empty() || cur_.has_value();
+      if (phase_ == phase::waiting && in_flight && now - progress_at_ > std::chrono::milliseconds(c_.resend_ms)) {
         ++resends_;
         begin_session();
       } else if (phase_ == phase::handshake && session_ != 0 && now - progress_at_ > std::chrono::milliseconds(c_.resend_ms)) {
@@ -106,6 +107,7 @@ class sender {
     flight_bytes_ = 0;
     cur_.reset();
     frame_pending_ = false;
+    was_in_flight_ = false;
     progress_at_ = clock_type::now();
     const auto h = wire::encode(wire::hello{session_, stream_, ring_.released_index(), c_.window});
     (void)sock_.send(h, ZMQ_DONTWAIT);  // lost with a connection that is not up: the next one says hello again
@@ -165,6 +167,7 @@ class sender {
       return;
     }
     if (delivered != 0) acked_next_seq_ = delivered;
+    was_in_flight_ = !flight_.empty() || cur_.has_value();
     if ((a.flags & wire::ack_gap) != 0) {
       ++resends_;
       begin_session();
@@ -206,6 +209,8 @@ class sender {
       frame_pending_ = true;
     }
     if (!sock_.send(batch_.finish(), ZMQ_DONTWAIT)) return false;  // the high-water mark: wait for POLLOUT
+    if (!was_in_flight_) progress_at_ = clock_type::now();  // the resend clock starts with the first frame in flight
+    was_in_flight_ = true;
     frame_pending_ = false;
     return true;
   }
@@ -249,6 +254,7 @@ class sender {
   std::optional<shmring::record_view> cur_;  // a record whose chunks are being added (larger than a batch)
   std::uint32_t cur_off_ = 0;
   bool frame_pending_ = false;
+  bool was_in_flight_ = false;  // something was in flight after the last acknowledgement (see on_ack)
   bool producer_gone_ = false;
   clock_type::time_point progress_at_{};
   std::uint64_t messages_ = 0, bytes_ = 0, acked_next_seq_ = 0, connections_ = 0, reconnects_ = 0, sessions_ = 0,
