@@ -72,7 +72,8 @@ class receiver {
                 {"orphans", orphans_},
                 {"aborted", aborted_},
                 {"refused", refused_ + mon_->refused},
-                {"connections", connections_}},
+                {"connections", connections_},
+                {"lines_skipped", rep_.skipped()}},
                ev);
   }
 

@@ -1,15 +1,22 @@
 // shmring-bridge: the status line (text, or one JSON object per line with --json), printed every
 // --status-interval seconds and once at exit: messages and bytes per second since the previous line, totals, and
 // the mode's own fields (acknowledged position, in-flight window, reconnects, refused frames...).
-// May touch: standard output.
+// A status line never stalls the bridge: when standard output is a pipe nobody reads, periodic lines are skipped
+// (counted in the next line that gets out as lines_skipped); only the line at exit waits to be written.
+// May touch: standard output (write(2) on descriptor 1).
 #pragma once
 
 #include <chrono>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include <poll.h>
+#include <unistd.h>
 
 namespace shmring_bridge {
 
@@ -58,9 +65,22 @@ class reporter {
       }
     }
     line += "\n";
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
+    const bool final_line = std::string_view(event) != "status";
+    pollfd p{STDOUT_FILENO, POLLOUT, 0};
+    if (!final_line && (::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0)) {
+      ++skipped_;  // nobody reads: the data path does not wait for the reader
+      return;
+    }
+    for (std::size_t at = 0; at < line.size();) {
+      const ssize_t n = ::write(STDOUT_FILENO, line.data() + at, line.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      at += static_cast<std::size_t>(n);
+    }
   }
+
+  /// Periodic lines skipped because standard output was not writable.
+  [[nodiscard]] std::uint64_t skipped() const noexcept { return skipped_; }
 
  private:
   static std::string escape(const std::string& s) {
@@ -76,7 +96,7 @@ class reporter {
   bool json_;
   std::chrono::steady_clock::duration interval_;
   std::chrono::steady_clock::time_point last_;
-  std::uint64_t last_messages_ = 0, last_bytes_ = 0;
+  std::uint64_t last_messages_ = 0, last_bytes_ = 0, skipped_ = 0;
 };
 
 }  // namespace shmring_bridge

@@ -92,7 +92,8 @@ class sender {
                 {"reconnects", reconnects_},
                 {"sessions", sessions_},
                 {"resends", resends_},
-                {"refused", mon_->refused}},
+                {"refused", mon_->refused},
+                {"lines_skipped", rep_.skipped()}},
                ev);
   }
 
