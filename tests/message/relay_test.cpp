@@ -238,3 +238,34 @@ TEST_CASE("message_consumer peeks and releases records; message_producer relays 
   // Read-ahead timing out: nothing waits.
   CHECK_FALSE(relay_in.peek_record_for(std::chrono::milliseconds(1)));
 }
+
+TEST_CASE("deferred publishing: a relay writes several messages and publishes them with one store") {
+  heap_byte_ring ring(4096);
+  record_writer w(ring.memory(), 0, false);
+  record_reader r(ring.memory(), ring.first_index());
+  w.defer_publish(true);
+  const auto p = pattern(300, 5);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    record_writer::outgoing o{p.data(), p.size(), static_cast<std::uint32_t>(i), 0, i};
+    bool published = true;
+    REQUIRE(w.write_some(o, published, [](std::uint64_t) noexcept { FAIL("no publish while deferred"); }) ==
+            record_writer::progress::done);
+    CHECK_FALSE(published);
+  }
+  CHECK(ring.head().load() == ring.first_index());  // nothing visible yet
+  CHECK(r.poll() == record_reader::status::empty);
+  int hooks = 0;
+  REQUIRE(w.flush([&](std::uint64_t h) noexcept {
+    ++hooks;
+    CHECK(h == w.head_index());
+  }));
+  CHECK(hooks == 1);
+  CHECK_FALSE(w.flush([](std::uint64_t) noexcept {}));  // nothing more to publish
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    REQUIRE(r.poll() == record_reader::status::ready);
+    CHECK(r.meta().sequence == i);
+    CHECK(r.meta().type == i);
+    CHECK(std::memcmp(r.payload().data(), p.data(), p.size()) == 0);
+    r.release();
+  }
+}

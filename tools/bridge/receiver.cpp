@@ -33,6 +33,7 @@ class receiver {
         sock_(ctx_, ZMQ_ROUTER),
         rep_("recv", c.ring, c.status_interval, c.json) {
     recover();
+    ring_.relay_defer(true);  // a frame's chunks are published with one index store (and one journal entry)
     sock_.set_int(ZMQ_SNDHWM, c.sndhwm);
     sock_.set_int(ZMQ_RCVHWM, c.rcvhwm);
     sock_.set_i64(ZMQ_MAXMSGSIZE, static_cast<std::int64_t>(c.max_frame));
@@ -197,6 +198,12 @@ class receiver {
       ++malformed_;  // bytes after the last chunk
       flags = wire::ack_gap;
     }
+    // Publishes what the frame wrote, journaled first; only then is any of it acknowledged.
+    ring_.relay_flush([&](std::uint64_t head) {
+      stream_state s = state_;
+      s.head = head;
+      journal_.write(s);
+    });
     const std::uint64_t next_seq = state_.has_last ? state_.last_sequence + 1 : 0;
     reply(peer, wire::encode(wire::ack{session_, state_.next, flags, next_seq}));
   }

@@ -189,12 +189,23 @@ class message_producer : public detail::endpoint_base {
         return true;
       }
       if (p == record_writer::progress::need_data) return true;
+      // Deferred records must be visible before we wait: the consumer frees room only by reading them.
+      if (writer_.flush(before_publish)) notify_peer();
       wait_status s = wait_status::corrupted;
       if (p != record_writer::progress::corrupted) s = wait_room(writer_.room_needed(o), deadline);
       if (s == wait_status::ready) continue;
       if (s == wait_status::timeout) return false;
       fail(s);
     }
+  }
+  /// Producer thread only. With deferral on, relay_until() publishes only when it must wait for room, and
+  /// relay_flush() publishes the rest with one index store (a relay forwarding a frame of many small messages).
+  void relay_defer(bool on) noexcept { writer_.defer_publish(on); }
+  /// Producer thread only. Publishes what relay_until() wrote under deferral (before_publish(new_head) first) and
+  /// wakes the consumer.
+  template <class BeforePublish>
+  void relay_flush(BeforePublish&& before_publish) {
+    if (writer_.flush(before_publish)) notify_peer();
   }
   /// Producer thread only. Gives up o after some of it was published: the consumer drops it when the next message
   /// (flag_resync) starts. True if o had been started.

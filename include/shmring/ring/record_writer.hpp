@@ -155,11 +155,30 @@ class record_writer {
       }
     }
     if (pos != head_) {
-      before_publish(pos);
-      publish(pos);
-      published = true;
+      if (defer_) {  // written, not yet visible: flush() publishes (a relay publishes a whole frame with one store)
+        head_ = pos;
+        unpublished_ = true;
+      } else {
+        before_publish(pos);
+        publish(pos);
+        published = true;
+      }
     }
     return result;
+  }
+
+  /// Producer side only. With deferral on, write_some() writes records without publishing them; flush()
+  /// publishes everything written with one index store. Turning it off does not publish: call flush() first.
+  void defer_publish(bool on) noexcept { defer_ = on; }
+  /// Producer side only. Publishes what write_some() wrote under deferral, calling before_publish(new_head) just
+  /// before the store; true if it published anything (the caller then wakes the consumer).
+  template <class BeforePublish>
+  bool flush(BeforePublish&& before_publish) noexcept {
+    if (!unpublished_) return false;
+    unpublished_ = false;
+    before_publish(head_);
+    publish(head_);
+    return true;
   }
 
   /// Producer side only. Bytes of free space the next record of o needs (its padding included).
@@ -356,6 +375,8 @@ class record_writer {
   std::uint64_t res_size_ = 0;
   std::uint64_t paddings_ = 0;
   bool resync_pending_;
+  bool defer_ = false;        // defer_publish(): write_some leaves publishing to flush()
+  bool unpublished_ = false;  // records written past the published head (head_ is ahead of the shared index)
   bool reserved_ = false;
   bool corrupted_ = false;
 };
