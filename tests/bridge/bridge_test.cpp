@@ -324,7 +324,7 @@ TEST_CASE("bridge: every message once, whole and in order, with SIGKILLs of both
 }
 
 #ifndef SHMRING_BRIDGE_SOAK
-TEST_CASE("bridge: a paused consumer makes the producer wait; the bridges' memory stays bounded", "[bridge]") {
+TEST_CASE("bridge: a paused consumer makes the producer wait, and the bridges' memory stays bounded", "[bridge]") {
   link_setup L;
   const std::string window = std::to_string(4u << 20);
   bridge recv(L.recv_args());
@@ -416,7 +416,7 @@ std::vector<std::byte> bytes_of(std::initializer_list<std::uint8_t> b) {
 }
 }  // namespace
 
-TEST_CASE("bridge: a CURVE link carries the stream; a client with a wrong key, or none, is refused", "[bridge]") {
+TEST_CASE("bridge: a CURVE link carries the stream, and a client with a wrong key, or none, is refused", "[bridge]") {
   link_setup L;
   const auto [server_pub, server_sec] = keypair();
   const auto [client_pub, client_sec] = keypair();
@@ -440,7 +440,7 @@ TEST_CASE("bridge: a CURVE link carries the stream; a client with a wrong key, o
   CHECK(recv.stop() == 0);
 }
 
-TEST_CASE("bridge: malformed and hostile frames to recv are counted and dropped; the stream stays intact", "[bridge]") {
+TEST_CASE("bridge: malformed and hostile frames to recv are counted and dropped, and the stream stays intact", "[bridge]") {
   link_setup L;
   bridge recv(L.recv_args());
   void* ctx = zmq_ctx_new();

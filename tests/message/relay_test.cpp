@@ -36,7 +36,7 @@ bool write_all(record_writer& w, const std::vector<std::byte>& p, std::uint32_t 
 
 }  // namespace
 
-TEST_CASE("peek reads records ahead without freeing them; release_to frees up to a record end") {
+TEST_CASE("peek reads records ahead without freeing them, and release_to frees up to a record end") {
   heap_byte_ring ring(1024);
   record_writer w(ring.memory(), 0, false);
   record_reader r(ring.memory(), ring.first_index());
@@ -174,7 +174,7 @@ TEST_CASE("a relay that restarts mid-message continues it: the consumer sees one
   CHECK(r.dropped() == 0);
 }
 
-TEST_CASE("message_consumer peeks and releases records; message_producer relays pieces with set_next_sequence") {
+TEST_CASE("message_consumer peeks and releases records, and message_producer relays pieces with set_next_sequence") {
   shmring_test::segment_guard src("relay-src"), dst("relay-dst");
   auto prod = shmring::message_producer::create(src.name(), 4096);
   auto cons = shmring::message_consumer::create(dst.name(), 4096);
