@@ -11,6 +11,8 @@
 #include "process.hpp"
 #include "segment_guard.hpp"
 
+#include "../../tools/bridge/tsan_zmq.hpp"
+
 #include <zmq.h>
 
 #include <chrono>

@@ -3,6 +3,7 @@
 // file parses the command line and documents it (--help); sender.cpp and receiver.cpp are the two modes.
 // May touch: signal dispositions of SIGINT, SIGTERM (a flag) and SIGPIPE (ignored).
 #include "config.hpp"
+#include "tsan_zmq.hpp"
 
 #include <zmq.h>
 
@@ -49,7 +50,8 @@ Options (both modes):
 
 Options of send:
   --to ENDPOINT            where the recv bridge listens (tcp://HOST:PORT or ipc://PATH); send never listens
-  --batch BYTES            largest DATA frame (default 262144); a larger record goes in several chunks
+  --batch BYTES            largest DATA frame (default 262144, at least 4096); a larger record goes in several
+                           chunks. Keep it under recv's --max-frame
   --window BYTES           payload bytes sent and not yet acknowledged, at most (default 8388608; at least one
                            chunk is always allowed)
   --resend-timeout MS      with records in flight and no acknowledgement for MS milliseconds, start a new
