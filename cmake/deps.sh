@@ -2,7 +2,7 @@
 # Installs the Debian packages shmring's build needs, if any are missing.
 # Usage: cmake/deps.sh [core|test|bench|package|all]
 #   core: compiler, CMake (the library itself)   test: + Catch2, Boost (a peer), clang (fuzzing, second compiler),
-#   pkg-config
+#   pkg-config, ZeroMQ with CURVE (libzmq3-dev, cppzmq-dev, libsodium-dev: shmring-bridge and its tests)
 #   bench: + Google Benchmark, atomic_queue, gnuplot, iceoryx (a peer, with iox-roudi)      all: everything
 #   package: + debhelper, dpkg-dev, build-essential, pkg-config (building the .debs: tests/package/deb.sh)
 #   On amd64, test also installs g++-multilib: the hardening tests build a 32-bit peer and check that it
@@ -12,10 +12,11 @@ what=${1:-test}
 pkgs=(g++ cmake make)
 case "$what" in
   core) ;;
-  test) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config) ;;
+  test) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config libzmq3-dev cppzmq-dev libsodium-dev) ;;
   bench) pkgs+=(libboost-dev libbenchmark-dev libatomic-queue-dev gnuplot-nox python3 libiceoryx-posh-dev iceoryx) ;;
   package) pkgs+=(build-essential debhelper dpkg-dev pkg-config) ;;
   all) pkgs+=(catch2 libboost-dev clang libclang-rt-dev pkg-config libbenchmark-dev libatomic-queue-dev gnuplot-nox python3
+              libzmq3-dev cppzmq-dev libsodium-dev
               build-essential debhelper dpkg-dev libiceoryx-posh-dev iceoryx) ;;
   *) echo "usage: $0 [core|test|bench|package|all]" >&2; exit 2 ;;
 esac

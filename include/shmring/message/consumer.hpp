@@ -154,6 +154,35 @@ class message_consumer : public detail::endpoint_base {
     if (reader_.ready()) finish();
   }
 
+  // ------------------------------------------------------------------------------------------ relaying records
+
+  /// Consumer thread only. Record-level read-ahead for a relay (shmring-bridge, docs/bridge.md): the next data
+  /// record after those already peeked, checked as every record is, without freeing anything; nothing when none is
+  /// published (or the ring is corrupted: see corrupted()). A fragmented message comes as its records. Not to be
+  /// mixed with the receiving calls on one consumer.
+  [[nodiscard]] std::optional<record_view> try_peek_record() { return peek_until(false, {}); }
+  /// Consumer thread only. As try_peek_record(), waiting at most d for a record (any duration, saturated).
+  /// Throws errc::peer_dead, errc::corrupted as receive() does; errc::closed once the producer closed and every
+  /// record was peeked.
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<record_view> peek_record_for(std::chrono::duration<Rep, Period> d) {
+    return peek_until(true, detail::deadline_after(d));
+  }
+  /// Consumer thread only. Frees the records peeked up to byte index to (a record_view::to) and wakes a sleeping
+  /// producer; delivered_next, unless 0, is the sequence after the last whole message among them (what a consumer
+  /// attaching later resumes from). False, freeing nothing, if to is not a position peeked.
+  bool release_records(std::uint64_t to, std::uint64_t delivered_next = 0) noexcept {
+    const std::uint64_t before = reader_.published_tail_index();
+    if (!reader_.release_to(to, delivered_next)) return false;
+    if (reader_.published_tail_index() != before) notify_peer();
+    return true;
+  }
+  /// Consumer thread only. The next peek starts again at the oldest record not released (to resend them).
+  void rewind_records() noexcept { reader_.rewind(); }
+  /// Consumer thread only. The byte index of the oldest record not released, and of the next one to peek.
+  [[nodiscard]] std::uint64_t released_index() const noexcept { return reader_.tail_index(); }
+  [[nodiscard]] std::uint64_t peek_index() const noexcept { return reader_.ahead_index(); }
+
   // ------------------------------------------------------------------------------------------ observers
 
   /// Anyone. Bytes of the data area.
@@ -226,6 +255,40 @@ class message_consumer : public detail::endpoint_base {
             return ep_.peer();
           }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
       if (s == wait_status::timeout) return false;
+      if (s == wait_status::corrupted) {
+        detail::mark_corrupted(*stats_);
+        throw_corrupted();
+      }
+      if (s != wait_status::ready) detail::throw_wait(s, ep_);
+    }
+  }
+
+  std::optional<record_view> peek_until(bool waiting, std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      record_view v;
+      const record_reader::status st = reader_.peek(v);
+      if (SHMRING_LIKELY(st == record_reader::status::ready)) return v;
+      if (st == record_reader::status::corrupted) {
+        detail::mark_corrupted(*stats_);
+        if (waiting) throw_corrupted();
+        return std::nullopt;
+      }
+      if (!waiting) return std::nullopt;
+      const wait_status s = wait_until(
+          [this] {
+            if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
+            if (reader_.poll_ahead()) return poll_result::ready;
+            if (reader_.corrupted()) return poll_result::corrupted;
+            if (!ep_.peer_closed()) return poll_result::not_ready;
+            // Closed: its last index store came before that state, and the acquire above made it visible.
+            if (reader_.poll_ahead()) return poll_result::ready;
+            return reader_.corrupted() ? poll_result::corrupted : poll_result::closed;
+          },
+          [this] {
+            (void)ep_.check_truncated();
+            return ep_.peer();
+          }, ep_.my_wait(), *stats_, ep_.opts().wait, deadline);
+      if (s == wait_status::timeout) return std::nullopt;
       if (s == wait_status::corrupted) {
         detail::mark_corrupted(*stats_);
         throw_corrupted();

@@ -159,6 +159,65 @@ class message_producer : public detail::endpoint_base {
   /// Producer thread only. Drops the open reservation: nothing of it is ever visible. Does nothing if none is open.
   void abandon() noexcept { writer_.abandon(); }
 
+  // ------------------------------------------------------------------------------------------ relaying records
+
+  /// A message relayed piece by piece from another ring (shmring-bridge, docs/bridge.md): set size, type, flags,
+  /// timestamp_ns and type_tag as the original carried them; sent counts the payload bytes published so far. A
+  /// relay that resumes a message an earlier producer of this ring left half-written sets started, sequence and
+  /// sent to where it stopped (the consumer then sees the rest of the same message).
+  using relay_message = record_writer::outgoing;
+
+  /// Producer thread only. Writes piece, the payload bytes [o.sent, o.sent + piece.size()) of o, waiting for room
+  /// until deadline; true once all of it is published (o.sent advanced), false on timeout (o.sent tells how far
+  /// it got). before_publish(new_head) is called before every index store that publishes. A message's first
+  /// record carries next_sequence() (see set_next_sequence). Throws as send() does; errc::invalid_argument if the
+  /// piece would run past o.size or a reservation is open.
+  template <class BeforePublish>
+  bool relay_until(relay_message& o, std::span<const std::byte> piece, std::chrono::steady_clock::time_point deadline,
+                   BeforePublish&& before_publish) {
+    if (o.size > max_message_size) detail::throw_too_large(ep_, o.size);
+    if (writer_.reservation_open() || piece.size() > o.size - o.sent)
+      throw error(errc::invalid_argument, ep_.name(), "a relayed piece past its message's end, or a reservation open");
+    o.data = piece.data();
+    o.base = o.sent;
+    o.limit = o.sent + piece.size();
+    for (;;) {
+      bool published = false;
+      const record_writer::progress p = writer_.write_some(o, published, before_publish);
+      if (published) notify_peer();
+      if (p == record_writer::progress::done) {
+        count(o.size);
+        return true;
+      }
+      if (p == record_writer::progress::need_data) return true;
+      // Deferred records must be visible before we wait: the consumer frees room only by reading them.
+      if (writer_.flush(before_publish)) notify_peer();
+      wait_status s = wait_status::corrupted;
+      if (p != record_writer::progress::corrupted) s = wait_room(writer_.room_needed(o), deadline);
+      if (s == wait_status::ready) continue;
+      if (s == wait_status::timeout) return false;
+      fail(s);
+    }
+  }
+  /// Producer thread only. With deferral on, relay_until() publishes only when it must wait for room, and
+  /// relay_flush() publishes the rest with one index store (a relay forwarding a frame of many small messages).
+  void relay_defer(bool on) noexcept { writer_.defer_publish(on); }
+  /// Producer thread only. Publishes what relay_until() wrote under deferral (before_publish(new_head) first) and
+  /// wakes the consumer.
+  template <class BeforePublish>
+  void relay_flush(BeforePublish&& before_publish) {
+    if (writer_.flush(before_publish)) notify_peer();
+  }
+  /// Producer thread only. Gives up o after some of it was published: the consumer drops it when the next message
+  /// (flag_resync) starts. True if o had been started.
+  bool relay_abort(const relay_message& o) noexcept { return writer_.abort(o); }
+  /// Producer thread only. The next message starts with sequence s (a relay keeps its source's sequences). A
+  /// change marks that message flag_resync; set only a sequence not yet published (the consumer refuses one that
+  /// goes backwards).
+  void set_next_sequence(std::uint64_t s) noexcept { writer_.set_next_sequence(s); }
+  /// Producer thread only. The byte index the next record will be written at (what a relay journals).
+  [[nodiscard]] std::uint64_t head_index() const noexcept { return writer_.head_index(); }
+
   // ------------------------------------------------------------------------------------------ observers
 
   /// Anyone. Bytes of the data area.

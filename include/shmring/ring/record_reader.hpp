@@ -34,6 +34,16 @@ struct record_meta {
   std::uint16_t type_tag = 0;  ///< record::tag_of the payload type's declared name, 0 when none
 };
 
+/// One data record seen by record_reader::peek(): its checked header (a private copy), its payload in the ring,
+/// and the byte indices it covers: from the end of the previous record peeked (padding before it included) to its
+/// own end. Valid until the record is released.
+struct record_view {
+  record::header header{};
+  const std::byte* payload = nullptr;  ///< header.length bytes in the ring
+  std::uint64_t from = 0;              ///< byte index where this record's span begins (padding included)
+  std::uint64_t to = 0;                ///< byte index after it: release_to(to) frees it
+};
+
 /// The consuming side of a message ring over given memory. One thread (or process) uses it.
 ///
 /// poll() makes progress towards the next whole message and reports ready (the message is described by meta()
@@ -67,6 +77,7 @@ class record_reader {
     // SYNC POINT READ: adoption. Pairs with the release stores of the sides that ran before us.
     tail_ = tail_idx_->load(std::memory_order_acquire);
     published_tail_ = tail_;
+    ahead_ = tail_;
     cached_head_ = head_idx_->load(std::memory_order_acquire);
     synced_ = tail_ == initial_index;
     // Relaxed: written by the predecessor, which released its attach lock (and so everything it wrote) before we
@@ -155,6 +166,67 @@ class record_reader {
     tail_ += record_size_;
     publish_tail();
     return true;
+  }
+
+  // ---- record-level read-ahead (a relay such as shmring-bridge forwards records, not messages) ----------------
+  // peek() walks the records after the tail without freeing any; release_to() frees them up to a record end.
+  // Each record is checked as poll() checks it (record::check); sequence and fragment order are the relay's to
+  // judge. Not to be mixed with poll(): a reader uses one way or the other.
+
+  /// Consumer side only. The next data record after those peeked (padding skipped): ready (out filled), empty,
+  /// or corrupted. Re-reads the producer's index at most once per call.
+  [[nodiscard]] status peek(record_view& out) noexcept {
+    if (SHMRING_UNLIKELY(corrupted_)) return status::corrupted;
+    const std::uint64_t from = ahead_;
+    bool refreshed = false;
+    for (;;) {
+      std::uint64_t avail = cached_head_ - ahead_;
+      if (avail == 0) {
+        if (refreshed) return status::empty;
+        refreshed = true;
+        if (!refresh_head()) return status::corrupted;
+        avail = cached_head_ - ahead_;
+        if (avail == 0) return status::empty;
+      }
+      const std::uint64_t off = ahead_ & mask_;
+      const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, off, avail);
+      if (!c.ok()) {
+        fail(c.why);
+        where_ = ahead_;
+        return status::corrupted;
+      }
+      ahead_ += c.size;
+      if (c.kind == record::checked::kind_t::padding) {
+        ++paddings_;
+        continue;
+      }
+      out = record_view{c.h, data_ + off + record::header_size, from, ahead_};
+      return status::ready;
+    }
+  }
+
+  /// Consumer side only. Frees every record peeked up to byte index to (a record_view::to), and stores
+  /// delivered_next (the sequence after the last whole message among them) into the delivered word first, unless
+  /// it is 0. False, freeing nothing, if to is not between the tail and the records peeked.
+  bool release_to(std::uint64_t to, std::uint64_t delivered_next = 0) noexcept {
+    if (corrupted_ || to - tail_ > ahead_ - tail_ || to % record::alignment != 0) return false;
+    if (to == tail_) return true;
+    // Relaxed, before the tail store, as in release().
+    if (delivered_next != 0 && delivered_word_ != nullptr) delivered_word_->store(delivered_next, std::memory_order_relaxed);
+    tail_ = to;
+    publish_tail();
+    return true;
+  }
+
+  /// Consumer side only. The next peek() starts again at the oldest record not released (a relay resends).
+  void rewind() noexcept { ahead_ = tail_; }
+  /// Consumer side only. The byte index the next peek() reads at.
+  [[nodiscard]] std::uint64_t ahead_index() const noexcept { return ahead_; }
+  /// Consumer side only. Re-reads the producer's index (acquire); true when a record waits to be peeked.
+  [[nodiscard]] bool poll_ahead() noexcept {
+    if (corrupted_) return false;
+    if (cached_head_ != ahead_) return true;
+    return refresh_head() && cached_head_ != ahead_;
   }
 
   /// Consumer side only. Re-reads the producer's index (acquire); true when unread bytes wait. For waiting calls.
@@ -362,6 +434,7 @@ class record_reader {
   bool holding_ = false;
   bool resume_known_ = false;
   std::uint64_t tail_ = 0;
+  std::uint64_t ahead_ = 0;         // peek(): the next record to read ahead (tail_ <= ahead_ <= cached_head_)
   std::uint64_t published_tail_ = 0;
   std::uint64_t cached_head_ = 0;
   std::uint64_t expected_ = 0;

@@ -32,8 +32,12 @@ class record_writer {
     std::uint64_t sequence = 0;      ///< assigned when the first record is written
     bool started = false;            ///< the first record is written (and published)
     std::uint16_t type_tag = 0;      ///< record::tag_of the payload type's name, or 0
+    // A message relayed in pieces (shmring-bridge): data holds its payload bytes [base, limit) only, and
+    // write_some stops with need_data at limit. The defaults mean "data holds the whole message".
+    std::uint64_t base = 0;                    ///< the message offset of data[0]
+    std::uint64_t limit = ~std::uint64_t{0};   ///< payload bytes of the message that data reaches to
   };
-  enum class progress : std::uint8_t { done, need_room, corrupted };
+  enum class progress : std::uint8_t { done, need_room, corrupted, need_data };
 
   /// Adopts the indices as they are. next_sequence is the sequence of the next message; resync_first marks its
   /// first record flag_resync (a producer that attaches to a ring a previous producer used). sequence_word, if
@@ -104,6 +108,13 @@ class record_writer {
   /// Producer side only. Wait-free. Writes as many whole records of o as fit now (starting it if needed) and
   /// publishes them with one index store; published says whether anything was. done once its last record is out.
   [[nodiscard]] progress write_some(outgoing& o, bool& published) noexcept {
+    return write_some(o, published, [](std::uint64_t) noexcept {});
+  }
+
+  /// As write_some(o, published), calling before_publish(new_head) just before the index store that publishes
+  /// (a relay journals where the head will be before it gets there: tools/bridge, docs/bridge.md).
+  template <class BeforePublish>
+  [[nodiscard]] progress write_some(outgoing& o, bool& published, BeforePublish&& before_publish) noexcept {
     published = false;
     if (SHMRING_UNLIKELY(corrupted_)) return progress::corrupted;
     if (SHMRING_UNLIKELY(reserved_ || o.size > max_message_size || max_payload_ == 0)) return progress::need_room;
@@ -111,7 +122,11 @@ class record_writer {
     bool refreshed = false;
     progress result = progress::need_room;
     for (;;) {
-      const std::uint64_t len = fragment_at(pos, o.size, o.size - o.sent);
+      if (SHMRING_UNLIKELY(o.sent >= o.limit && o.sent != o.size)) {
+        result = progress::need_data;
+        break;
+      }
+      const std::uint64_t len = piece_at(pos, o);
       const std::uint64_t size = record::size_of(len);
       const std::uint64_t need = room_at(pos, size);
       if (free_at(pos) < need) {
@@ -132,7 +147,7 @@ class record_writer {
       }
       const record::header h{static_cast<std::uint32_t>(len), record::kind_data, f, o.type_tag, o.type,
                              static_cast<std::uint32_t>(o.size), o.sequence, o.timestamp_ns};
-      pos = put(pos, h, o.data + o.sent);
+      pos = put(pos, h, o.data + (o.sent - o.base));
       o.sent += len;
       if (last) {
         result = progress::done;
@@ -140,15 +155,46 @@ class record_writer {
       }
     }
     if (pos != head_) {
-      publish(pos);
-      published = true;
+      if (defer_) {  // written, not yet visible: flush() publishes (a relay publishes a whole frame with one store)
+        head_ = pos;
+        unpublished_ = true;
+      } else {
+        before_publish(pos);
+        publish(pos);
+        published = true;
+      }
     }
     return result;
   }
 
+  /// Producer side only. With deferral on, write_some() writes records without publishing them; flush()
+  /// publishes everything written with one index store. Turning it off does not publish: call flush() first.
+  void defer_publish(bool on) noexcept { defer_ = on; }
+  /// Producer side only. Publishes what write_some() wrote under deferral, calling before_publish(new_head) just
+  /// before the store; true if it published anything (the caller then wakes the consumer).
+  template <class BeforePublish>
+  bool flush(BeforePublish&& before_publish) noexcept {
+    if (!unpublished_) return false;
+    unpublished_ = false;
+    before_publish(head_);
+    publish(head_);
+    return true;
+  }
+
   /// Producer side only. Bytes of free space the next record of o needs (its padding included).
   [[nodiscard]] std::uint64_t room_needed(const outgoing& o) const noexcept {
-    return room_at(head_, record::size_of(fragment_at(head_, o.size, o.size - o.sent)));
+    return room_at(head_, record::size_of(piece_at(head_, o)));
+  }
+
+  /// Producer side only. The next message starts with sequence s (a relay keeps the sequence of the ring it
+  /// forwards). A change marks that message flag_resync, the one way a reader accepts a jump; a reader refuses a
+  /// jump backwards, so a relay sets only a sequence it has not published.
+  void set_next_sequence(std::uint64_t s) noexcept {
+    if (s == next_seq_) return;
+    next_seq_ = s;
+    resync_pending_ = true;
+    // Relaxed: as in begin_message (read by a later producer after the attach lock).
+    if (seq_word_ != nullptr) seq_word_->store(next_seq_, std::memory_order_relaxed);
   }
 
   /// Producer side only. Gives up o after some of its records were published: the consumer drops what it has
@@ -240,6 +286,11 @@ class record_writer {
     return record::fragment_length(pos, total, left, capacity_, max_payload_);  // the format's fragmentation rule
   }
 
+  /// fragment_at, cut at the end of the bytes a relayed piece holds (o.limit).
+  std::uint64_t piece_at(std::uint64_t pos, const outgoing& o) const noexcept {
+    return std::min(fragment_at(pos, o.size, o.size - o.sent), o.limit - o.sent);
+  }
+
   /// Bytes all records of an n-byte message take when written from head_.
   std::uint64_t need_whole(std::uint64_t n) const noexcept {
     return record::span_of(head_, n, capacity_, max_payload_);  // the format's fragmentation rule
@@ -324,6 +375,8 @@ class record_writer {
   std::uint64_t res_size_ = 0;
   std::uint64_t paddings_ = 0;
   bool resync_pending_;
+  bool defer_ = false;        // defer_publish(): write_some leaves publishing to flush()
+  bool unpublished_ = false;  // records written past the published head (head_ is ahead of the shared index)
   bool reserved_ = false;
   bool corrupted_ = false;
 };
