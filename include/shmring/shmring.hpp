@@ -3,6 +3,7 @@
 #pragma once
 
 #include <shmring/config.hpp>
+#include <shmring/dynamic.hpp>
 #include <shmring/error.hpp>
 #include <shmring/lifecycle.hpp>
 #include <shmring/message.hpp>

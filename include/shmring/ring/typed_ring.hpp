@@ -39,17 +39,29 @@ struct ring_memory {
   std::uint64_t capacity;            ///< a power of two
 };
 
-/// A lock-free SPSC ring of T over given memory. One thread (or process) may call the producer members,
-/// one the consumer members; observers may be called by anyone. In one process the same object may serve
-/// both sides; across processes each side constructs its own over the shared memory.
-template <element T>
-class ring {
- public:
-  using value_type = T;
+/// The width of a slot known at compile time (ring<T>: sizeof(T)), so the copies below are fixed-size memcpys.
+template <std::size_t N>
+struct fixed_slot {
+  [[nodiscard]] static constexpr std::size_t size() noexcept { return N; }
+};
 
+/// The width of a slot known only at run time (dynamic_producer / dynamic_consumer: an element described by the
+/// program, for the language bindings).
+struct runtime_slot {
+  std::size_t bytes;
+  [[nodiscard]] constexpr std::size_t size() const noexcept { return bytes; }
+};
+
+/// The lock-free SPSC ring algorithm over slots of Slot::size() bytes: the one implementation behind ring<T>
+/// (fixed_slot) and the run-time described elements of dynamic.hpp (runtime_slot). One thread (or process) may
+/// call the producer members, one the consumer members; observers may be called by anyone.
+template <class Slot>
+class slot_ring {
+ public:
   /// Adopts the indices as they are. Precondition: 0 <= head - tail <= capacity (see is_consistent).
-  explicit ring(ring_memory<T> m) noexcept
-      : head_idx_(m.head), tail_idx_(m.tail), slots_(m.slots), mask_(m.capacity - 1), capacity_(m.capacity) {
+  slot_ring(std::atomic<std::uint64_t>* head, std::atomic<std::uint64_t>* tail, std::byte* slots,
+            std::uint64_t capacity, Slot slot) noexcept
+      : head_idx_(head), tail_idx_(tail), slots_(slots), mask_(capacity - 1), capacity_(capacity), slot_(slot) {
     // SYNC POINT READ: adoption. Pairs with the release stores of the side(s) that ran before us (or the
     // creator's initialisation published by its release store of the segment's ready word).
     const std::uint64_t h = head_idx_->load(std::memory_order_acquire);
@@ -64,45 +76,38 @@ class ring {
     }
   }
 
-  ring(const ring&) = delete;  // two copies would each believe they own the private indices
-  ring& operator=(const ring&) = delete;
+  slot_ring(const slot_ring&) = delete;  // two copies would each believe they own the private indices
+  slot_ring& operator=(const slot_ring&) = delete;
   /// Moves the view and its private indices; the moved-from ring must not be used.
-  ring(ring&&) noexcept = default;
+  slot_ring(slot_ring&&) noexcept = default;
+
+  /// Anyone. The bytes of one slot (one element).
+  [[nodiscard]] constexpr std::size_t slot_size() const noexcept { return slot_.size(); }
 
   // ---------------------------------------------------------------------------------------------- producer
 
-  /// Producer side only. Wait-free. Copies v into the ring; false when full or corrupted.
-  [[nodiscard]] bool try_push(const T& v) noexcept {
-    T* slot = claim_one();
+  /// Producer side only. Wait-free. Copies one element's bytes from v into the ring; false when full or corrupted.
+  [[nodiscard]] bool try_push_bytes(const void* v) noexcept {
+    void* slot = claim_one();
     if (SHMRING_UNLIKELY(slot == nullptr)) return false;
-    std::memcpy(static_cast<void*>(slot), std::addressof(v), sizeof(T));
+    std::memcpy(slot, v, slot_.size());
     publish(1);
     return true;
   }
 
-  /// Producer side only. Wait-free. Constructs a T in place from args; false when full or corrupted.
-  template <class... Args>
-    requires std::is_nothrow_constructible_v<T, Args&&...>
-  [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
-    T* slot = claim_one();
-    if (SHMRING_UNLIKELY(slot == nullptr)) return false;
-    ::new (static_cast<void*>(slot)) T(std::forward<Args>(args)...);
-    publish(1);
-    return true;
-  }
-
-  /// Producer side only. Wait-free. Copies as many leading elements of in as fit and publishes them with
-  /// one index store. Returns how many were pushed (0 when full or corrupted).
-  [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
-    if (in.empty() || prod_.corrupted) return 0;
+  /// Producer side only. Wait-free. Copies as many of the n leading elements at in as fit and publishes them
+  /// with one index store. Returns how many were pushed (0 when full or corrupted).
+  [[nodiscard]] std::size_t try_push_n_bytes(const void* in, std::size_t n_in) noexcept {
+    if (n_in == 0 || prod_.corrupted) return 0;
     const std::uint64_t h = prod_.head;
     std::uint64_t free = capacity_ - (h - prod_.cached_tail);
-    if (free < in.size() && !refresh_tail(h, free)) return 0;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(free, in.size()));
+    if (free < n_in && !refresh_tail(h, free)) return 0;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(free, n_in));
     if (n == 0) return 0;
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity_ - (h & mask_)));
-    std::memcpy(static_cast<void*>(slots_ + (h & mask_)), in.data(), first * sizeof(T));
-    std::memcpy(static_cast<void*>(slots_), in.data() + first, (n - first) * sizeof(T));
+    const auto* src = static_cast<const std::byte*>(in);
+    std::memcpy(slot_at(h), src, first * slot_.size());
+    if (n != first) std::memcpy(slots_, src + first * slot_.size(), (n - first) * slot_.size());
     publish(n);
     return n;
   }
@@ -119,58 +124,48 @@ class ring {
 
   // ---------------------------------------------------------------------------------------------- consumer
 
-  /// Consumer side only. Wait-free. Copies the oldest element into out and frees its slot; false when empty
-  /// or corrupted.
-  [[nodiscard]] bool try_pop(T& out) noexcept {
-    const T* p = front();
+  /// Consumer side only. Wait-free. Copies the oldest element's bytes into out and frees its slot; false when
+  /// empty or corrupted.
+  [[nodiscard]] bool try_pop_bytes(void* out) noexcept {
+    const void* p = front_bytes();
     if (SHMRING_UNLIKELY(p == nullptr)) return false;
-    std::memcpy(static_cast<void*>(std::addressof(out)), p, sizeof(T));
+    std::memcpy(out, p, slot_.size());
     release(1);
     return true;
   }
 
-  /// Consumer side only. Wait-free. The oldest element, or nothing when empty or corrupted.
-  [[nodiscard]] std::optional<T> try_pop() noexcept {
-    const T* p = front();
-    if (SHMRING_UNLIKELY(p == nullptr)) return std::nullopt;
-    std::optional<T> out(std::in_place);
-    std::memcpy(static_cast<void*>(std::addressof(*out)), p, sizeof(T));
-    release(1);
-    return out;
-  }
-
-  /// Consumer side only. Wait-free. The oldest element in place (no copy), or nullptr when empty or corrupted.
-  /// The pointer stays valid until pop_front(). Across processes the bytes are the producer's: a T with invalid
-  /// bit patterns (bool, enum) must be checked by the caller if the producer is not trusted.
-  [[nodiscard]] const T* front() noexcept {
+  /// Consumer side only. Wait-free. The oldest element's slot in place (no copy), or nullptr when empty or
+  /// corrupted. The pointer stays valid until pop_front(). Across processes the bytes are the producer's.
+  [[nodiscard]] const void* front_bytes() noexcept {
     const std::uint64_t t = cons_.tail;
     if (cons_.cached_head == t) {
       std::uint64_t avail = 0;
       if (!refresh_head(t, avail) || avail == 0) return nullptr;
     }
-    return std::launder(slots_ + (t & mask_));
+    return slot_at(t);
   }
 
-  /// Consumer side only. Wait-free. Frees the slot front() returned and returns true; returns false and frees
-  /// nothing when the ring is empty as far as this side knows (front() would have returned nullptr).
+  /// Consumer side only. Wait-free. Frees the slot front_bytes() returned and returns true; returns false and
+  /// frees nothing when the ring is empty as far as this side knows (front_bytes() would have returned nullptr).
   bool pop_front() noexcept {
     if (SHMRING_UNLIKELY(cons_.cached_head == cons_.tail)) return false;
     release(1);
     return true;
   }
 
-  /// Consumer side only. Wait-free. Copies up to out.size() of the oldest elements and frees their slots with
+  /// Consumer side only. Wait-free. Copies up to max of the oldest elements to out and frees their slots with
   /// one index store. Returns how many were popped (0 when empty or corrupted).
-  [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept {
-    if (out.empty() || cons_.corrupted) return 0;
+  [[nodiscard]] std::size_t try_pop_n_bytes(void* out, std::size_t max) noexcept {
+    if (max == 0 || cons_.corrupted) return 0;
     const std::uint64_t t = cons_.tail;
     std::uint64_t avail = cons_.cached_head - t;
-    if (avail < out.size() && !refresh_head(t, avail)) return 0;
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(avail, out.size()));
+    if (avail < max && !refresh_head(t, avail)) return 0;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(avail, max));
     if (n == 0) return 0;
     const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity_ - (t & mask_)));
-    detail::copy_from_peer(static_cast<void*>(out.data()), slots_ + (t & mask_), first * sizeof(T));
-    detail::copy_from_peer(static_cast<void*>(out.data() + first), slots_, (n - first) * sizeof(T));
+    auto* dst = static_cast<std::byte*>(out);
+    detail::copy_from_peer(dst, slot_at(t), first * slot_.size());
+    if (n != first) detail::copy_from_peer(dst + first * slot_.size(), slots_, (n - first) * slot_.size());
     release(n);
     return n;
   }
@@ -223,14 +218,15 @@ class ring {
     return head - tail <= capacity;
   }
 
- private:
-  T* claim_one() noexcept {
+ protected:
+  // Producer side: the next free slot, or nullptr when full or corrupted; publish(n) makes n claimed slots visible.
+  void* claim_one() noexcept {
     const std::uint64_t h = prod_.head;
     if (SHMRING_UNLIKELY(h - prod_.cached_tail == capacity_)) {
       std::uint64_t free = 0;
       if (!refresh_tail(h, free) || free == 0) return nullptr;
     }
-    return slots_ + (h & mask_);
+    return slot_at(h);
   }
 
   void publish(std::uint64_t n) noexcept {
@@ -238,6 +234,11 @@ class ring {
     // SYNC POINT WRITE: slot contents. Pairs with the acquire load of head in refresh_head() (consumer) and in
     // size_approx() (observers). Without release the consumer could see the new head before the element bytes.
     head_idx_->store(prod_.head, std::memory_order_release);
+  }
+
+ private:
+  std::byte* slot_at(std::uint64_t index) const noexcept {
+    return slots_ + static_cast<std::size_t>(index & mask_) * slot_.size();
   }
 
   void release(std::uint64_t n) noexcept {
@@ -287,9 +288,10 @@ class ring {
   // Read-only after construction; shared by both sides.
   std::atomic<std::uint64_t>* const head_idx_;
   std::atomic<std::uint64_t>* const tail_idx_;
-  T* const slots_;
+  std::byte* const slots_;
   const std::uint64_t mask_;
   const std::uint64_t capacity_;
+  [[no_unique_address]] const Slot slot_;
 
   // Producer-private: its own index and its cached view of the consumer's, on a line of their own.
   struct alignas(cache_line) producer_state {
@@ -304,6 +306,66 @@ class ring {
     std::uint64_t cached_head = 0;
     bool corrupted = false;
   } cons_;
+};
+
+/// A lock-free SPSC ring of T over given memory: slot_ring with sizeof(T) slots, and T in its calls. In one
+/// process the same object may serve both sides; across processes each side constructs its own over the shared
+/// memory.
+template <element T>
+class ring : public slot_ring<fixed_slot<sizeof(T)>> {
+  using base = slot_ring<fixed_slot<sizeof(T)>>;
+
+ public:
+  using value_type = T;
+
+  /// Adopts the indices as they are. Precondition: 0 <= head - tail <= capacity (see is_consistent).
+  explicit ring(ring_memory<T> m) noexcept
+      : base(m.head, m.tail, reinterpret_cast<std::byte*>(m.slots), m.capacity, fixed_slot<sizeof(T)>{}) {}
+
+  ring(ring&&) noexcept = default;
+
+  /// Producer side only. Wait-free. Copies v into the ring; false when full or corrupted.
+  [[nodiscard]] bool try_push(const T& v) noexcept { return this->try_push_bytes(std::addressof(v)); }
+
+  /// Producer side only. Wait-free. Constructs a T in place from args; false when full or corrupted.
+  template <class... Args>
+    requires std::is_nothrow_constructible_v<T, Args&&...>
+  [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
+    void* slot = this->claim_one();
+    if (SHMRING_UNLIKELY(slot == nullptr)) return false;
+    ::new (slot) T(std::forward<Args>(args)...);
+    this->publish(1);
+    return true;
+  }
+
+  /// Producer side only. Wait-free. Copies as many leading elements of in as fit and publishes them with
+  /// one index store. Returns how many were pushed (0 when full or corrupted).
+  [[nodiscard]] std::size_t try_push_n(std::span<const T> in) noexcept {
+    return this->try_push_n_bytes(in.data(), in.size());
+  }
+
+  /// Consumer side only. Wait-free. Copies the oldest element into out and frees its slot; false when empty
+  /// or corrupted.
+  [[nodiscard]] bool try_pop(T& out) noexcept { return this->try_pop_bytes(std::addressof(out)); }
+
+  /// Consumer side only. Wait-free. The oldest element, or nothing when empty or corrupted.
+  [[nodiscard]] std::optional<T> try_pop() noexcept {
+    std::optional<T> out(std::in_place);
+    if (SHMRING_UNLIKELY(!this->try_pop_bytes(std::addressof(*out)))) return std::nullopt;
+    return out;
+  }
+
+  /// Consumer side only. Wait-free. The oldest element in place (no copy), or nullptr when empty or corrupted.
+  /// The pointer stays valid until pop_front(). Across processes the bytes are the producer's: a T with invalid
+  /// bit patterns (bool, enum) must be checked by the caller if the producer is not trusted.
+  [[nodiscard]] const T* front() noexcept {
+    const void* p = this->front_bytes();
+    return p == nullptr ? nullptr : std::launder(static_cast<const T*>(p));
+  }
+
+  /// Consumer side only. Wait-free. Copies up to out.size() of the oldest elements and frees their slots with
+  /// one index store. Returns how many were popped (0 when empty or corrupted).
+  [[nodiscard]] std::size_t try_pop_n(std::span<T> out) noexcept { return this->try_pop_n_bytes(out.data(), out.size()); }
 };
 
 /// A ring together with its memory on the heap: the indices on lines of their own and capacity slots.
