@@ -11,7 +11,7 @@ namespace shmring_py {
 py::dtype plain_dtype(const py::object& dtype, const char* what) {
   py::dtype d = py::dtype::from_args(dtype);
   if (d.attr("hasobject").cast<bool>())
-    throw py::type_error(std::string("shmring: ") + what + ": the dtype " + py::str(d).cast<std::string>() +
+    throw py::type_error(std::string("shmring: ") + what + ": the dtype " + py::str(py::handle(d)).cast<std::string>() +
                          " holds Python objects; only plain data can go through shared memory");
   if (d.itemsize() == 0) throw py::type_error(std::string("shmring: ") + what + ": a dtype of size 0");
   return d;
@@ -23,7 +23,7 @@ py::array one_element(const py::object& value, const py::object& dtype) {
   py::array a = np.attr("ascontiguousarray")(arr);
   if (a.ndim() != 0 && !(a.ndim() == 1 && a.shape(0) == 1))
     throw py::type_error("shmring: expected one value (a scalar or a record), got an array of shape " +
-                         py::str(a.attr("shape")).cast<std::string>());
+                         py::str(py::object(a.attr("shape"))).cast<std::string>());
   (void)plain_dtype(a.dtype(), "value");
   return a;
 }
