@@ -1,19 +1,13 @@
-# Shared by the Python binding's tests: which interpreter runs them (in the header of every run), and unique ring
-# names whose segments are removed after each test, passed or failed.
+# Shared by the Python binding's tests: unique ring names whose segments are removed after each test, passed or
+# failed. (../conftest.py names the interpreter in the header of every run.)
 import itertools
 import os
-import sys
 
 import pytest
 
 import shmring
 
 _serial = itertools.count()
-
-
-def pytest_report_header(config):
-    return (f"shmring Python tests: interpreter {sys.executable} (Python {sys.version.split()[0]}), "
-            f"module {shmring.__file__}")
 
 
 @pytest.fixture
