@@ -2,6 +2,8 @@
 // its results back on a ring of its own (the entry/worker layout of a task queue). The entry proves that every
 // task was processed exactly once: a bitmap of task ids, every result checked against the task, a checksum over
 // all ids, and each worker's own count; it exits non-zero otherwise. It prints tasks/s.
+// One thread collects every worker's results: a shmring::poller waits on all the result rings at once (each ring's
+// event descriptor), and the collector drains whichever are ready with try_pop.
 #include <shmring/shmring.hpp>
 
 #include "common.hpp"
@@ -92,7 +94,7 @@ int run_worker(const example::args& a) {
 using example::spawn_self;
 using example::wait_exit;
 
-// What one collector thread (one per worker) found on that worker's result ring.
+// What the collector found on one worker's result ring.
 struct collected {
   std::uint64_t results = 0;       // results received
   std::uint64_t wrong = 0;         // results whose value is not work(payload), or whose id is out of range
@@ -136,35 +138,50 @@ int run_entry(const example::args& a) {
   std::atomic<bool> failed{false};
 
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> collectors;
-  for (std::uint64_t i = 0; i < workers; ++i)
-    collectors.emplace_back([&, i] {
-      collected& f = found[i];
-      try {
-        for (;;) {
-          const result r = from_worker[i].pop();
-          if (r.id == stop_id) {
-            f.reported = r.value;
-            f.finished = true;
-            return;
+  // The collector: one thread, one poller over every result ring.
+  std::thread collector([&] {
+    try {
+      shmring::poller poll;
+      for (auto& c : from_worker) (void)poll.add(c);  // ids 0..workers-1: the worker's index
+      std::uint64_t open = workers;
+      while (open != 0) {
+        for (const shmring::poller::id i : poll.wait()) {
+          collected& f = found[i];
+          result r{};
+          while (!f.finished && from_worker[i].try_pop(r)) {
+            if (r.id == stop_id) {
+              f.reported = r.value;
+              f.finished = true;
+              poll.remove(i);
+              --open;
+              break;
+            }
+            ++f.results;
+            if (r.id >= total || r.worker != i || r.value != work(mix(r.id), rounds)) {
+              ++f.wrong;
+              continue;
+            }
+            const std::uint64_t bit = std::uint64_t{1} << (r.id % 64);
+            // relaxed: the bitmap is only read after the collector has been joined.
+            if (seen[r.id / 64].fetch_or(bit, std::memory_order_relaxed) & bit) ++f.duplicates;
+            f.id_sum += mix(r.id);
+            // release: pairs with the dispatcher's acquire load when it picks the least-loaded worker.
+            completed[i].store(f.results, std::memory_order_release);
           }
-          ++f.results;
-          if (r.id >= total || r.worker != i || r.value != work(mix(r.id), rounds)) {
-            ++f.wrong;
-            continue;
+          // Ready with nothing to read: the worker may have died (everything it pushed first was read above).
+          if (!f.finished && from_worker[i].producer_state() == shmring::peer_state::dead) {
+            f.error = "the worker died before its final report";
+            failed.store(true, std::memory_order_relaxed);
+            poll.remove(i);
+            --open;
           }
-          const std::uint64_t bit = std::uint64_t{1} << (r.id % 64);
-          // relaxed: the bitmap is only read after every collector has been joined.
-          if (seen[r.id / 64].fetch_or(bit, std::memory_order_relaxed) & bit) ++f.duplicates;
-          f.id_sum += mix(r.id);
-          // release: pairs with the dispatcher's acquire load when it picks the least-loaded worker.
-          completed[i].store(f.results, std::memory_order_release);
         }
-      } catch (const std::exception& e) {
-        f.error = e.what();
-        failed.store(true, std::memory_order_relaxed);
       }
-    });
+    } catch (const std::exception& e) {
+      found[0].error = e.what();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  });
 
   // The dispatcher: this thread is the only producer of every task ring.
   std::vector<std::uint64_t> sent(workers, 0);
@@ -192,8 +209,8 @@ int run_entry(const example::args& a) {
     failed.store(true, std::memory_order_relaxed);
   }
   if (failed.load(std::memory_order_relaxed))
-    for (const pid_t pid : pids) ::kill(pid, SIGKILL);  // collectors waiting on them get peer_dead
-  for (auto& t : collectors) t.join();
+    for (const pid_t pid : pids) ::kill(pid, SIGKILL);  // the collector's poller reports each death
+  collector.join();
   const double secs = example::seconds_since(t0);
 
   bool ok = !failed.load(std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <shmring/config.hpp>
 #include <shmring/dynamic.hpp>
 #include <shmring/error.hpp>
+#include <shmring/event/poller.hpp>
 #include <shmring/lifecycle.hpp>
 #include <shmring/message.hpp>
 #include <shmring/options.hpp>

@@ -28,6 +28,9 @@
 // close() is a W1 like a publish: the closing side release-stores its attach slot's state (closed) and then does
 // W2-W3, and the sleeper's probe (S4) reads that state when the ring has nothing for it; so by the same argument
 // a close is never missed, and a sleeping peer learns of it at once rather than at its next liveness check.
+// A side that waits on its descriptor (native_handle(), event/channel.hpp) runs S2-S4 in arm() with `sleeping` =
+// layout::sleeping_fd (2) instead of 1, and waits in poll/epoll instead of S5; wake_slow() returns the word it
+// cleared, and the attachment then sends the sleeper's wake datagram. So the waker's fast path is W1-W3 unchanged.
 #pragma once
 
 #include <shmring/config.hpp>
@@ -261,16 +264,19 @@ constexpr wait_status status_of(poll_result r) noexcept {
   return r == poll_result::ready ? wait_status::ready : r == poll_result::closed ? wait_status::closed : wait_status::corrupted;
 }
 
-/// W3 of the protocol, out of line: the sleeper announced itself.
-SHMRING_COLD inline void wake_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
+/// W3 of the protocol, out of line: the sleeper announced itself. Returns what `sleeping` said (0: someone else
+/// woke it first): with layout::sleeping_fd set the caller also signals the sleeper's descriptor (event/).
+SHMRING_COLD inline std::uint32_t wake_slow(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) noexcept {
   // acq_rel: only one waker per sleep round issues the system call; pairs with S2's seq_cst store.
-  if (w.sleeping.exchange(0, std::memory_order_acq_rel) == 0) return;
+  const std::uint32_t was = w.sleeping.exchange(0, std::memory_order_acq_rel);
+  if (was == 0) return 0;
   // release: pairs with S1's acquire load of seq in the sleeper's next round.
   w.seq.fetch_add(1, std::memory_order_release);
 #if SHMRING_HAVE_FUTEX
-  futex_wake(&w.seq);
+  if (was != layout::sleeping_fd) futex_wake(&w.seq);  // a sleeper on its descriptor only is not on the futex
 #endif
   wake_calls.store(wake_calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return was;
 }
 
 }  // namespace detail

@@ -30,6 +30,8 @@
 #include <shmring/detail/reclaim.hpp>
 #include <shmring/detail/registry.hpp>
 #include <shmring/detail/segment.hpp>
+#include <shmring/event/arming.hpp>
+#include <shmring/event/channel.hpp>
 #include <shmring/layout/header.hpp>
 #include <shmring/layout/snapshot.hpp>
 #include <shmring/options.hpp>
@@ -186,7 +188,8 @@ class attachment final : private registrant {
   attachment(attachment&& o) noexcept
       : registrant(o), seg_(std::move(o.seg_)), hdr_(o.hdr_), snap_(o.snap_), side_(o.side_), opts_(o.opts_),
         attached_(o.attached_.exchange(false, std::memory_order_acq_rel)), inherited_(o.inherited_),
-        poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)) {
+        poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)),
+        my_addr_(o.my_addr_), peer_addr_(o.peer_addr_), sender_(std::move(o.sender_)), events_(std::move(o.events_)) {
     registry::replace(slot_, &o, this);
   }
   attachment& operator=(attachment&&) = delete;
@@ -239,7 +242,7 @@ class attachment final : private registrant {
       if (poison_ != nullptr) poison_(poison_ctx_);
       return false;
     }
-    wake_slow(w, wake_calls);
+    if (wake_slow(w, wake_calls) == layout::sleeping_fd) sender_.send(peer_addr_);  // it waits on its descriptor
     return true;
   }
   /// wake_peer_slow() for callers that go on either way (the message wrappers): returning nothing keeps their fast
@@ -247,6 +250,34 @@ class attachment final : private registrant {
   SHMRING_COLD void wake_peer_slow_quiet(layout::wait_line& w, std::atomic<std::uint64_t>& wake_calls) const noexcept {
     (void)wake_peer_slow(w, wake_calls);
   }
+
+  /// The event descriptor (event/channel.hpp, docs/events.md), created on the first call. Throws errc::inherited
+  /// in a fork child, errc::system_error when the kernel refuses a resource.
+  [[nodiscard]] int native_handle() const {
+    check_owner();
+    if (events_ == nullptr) events_ = std::make_unique<event_endpoint>(my_addr_, name());
+    return events_->fd();
+  }
+  /// S2 of arming (event/arming.hpp); native_handle() must have been called.
+  void arm_announce() const noexcept { events_->announce(my_wait()); }
+  /// S4 of arming: true when this side may sleep on its descriptor now.
+  bool arm_check() const noexcept {
+    if (SHMRING_UNLIKELY(truncated())) {  // try_ calls fail from now on: say so rather than sleep
+      my_wait().sleeping.store(0, std::memory_order_relaxed);
+      return false;
+    }
+    return events_->check(*hdr_, snap_, side_ == side::consumer, my_wait(), [this] { return peer() == peer_state::dead; });
+  }
+  /// announce, the heavy barrier, check. exact (when given) says whether the sleep needs no liveness bound.
+  bool arm(bool* exact = nullptr) const {
+    (void)native_handle();
+    arm_announce();
+    const bool barrier = heavy_barrier();  // S3
+    const bool sleep = arm_check();
+    if (exact != nullptr) *exact = events_->exact(barrier);
+    return sleep;
+  }
+  [[nodiscard]] const event_endpoint* events() const noexcept { return events_.get(); }
 
   /// The header in shared memory: its atomic words (indices, counters, wait and attach lines). Its fixed fields
   /// are read through snapshot(), never here.
@@ -324,6 +355,8 @@ class attachment final : private registrant {
   void on_fork_child() noexcept override {
     inherited_ = true;
     attached_.store(false, std::memory_order_relaxed);
+    events_.reset();  // the child's copies of the descriptors: the wake address stays the parent's alone
+    sender_.close();
     if (poison_ != nullptr) poison_(poison_ctx_);
     seg_->abandon_after_fork();
   }
@@ -353,7 +386,14 @@ class attachment final : private registrant {
     slot(side_).state.store(static_cast<std::uint32_t>(how), std::memory_order_release);
     seg_->unlock(lock_of(side_));
     // W2-W3 of the wake-up protocol (wait.hpp) for the state just stored: a peer asleep waiting for us re-checks.
-    if (how == layout::attach_state::closed) notify(peer_wait(), my_stats().wake_calls);
+    if (how == layout::attach_state::closed) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // the light half, as in notify()
+      if (peer_wait().sleeping.load(std::memory_order_relaxed) != 0 &&
+          wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
+        sender_.send(peer_addr_);
+    } else {
+      wake_fd_sleeper();  // a peer waiting on its descriptor hears of a detach too
+    }
     if (admin) {
       const bool peer_here = seg_->locked_by_other(lock_of(other(side_)));
       const bool empty = hdr_->head.value.load(std::memory_order_acquire) == hdr_->tail.value.load(std::memory_order_acquire);
@@ -364,7 +404,9 @@ class attachment final : private registrant {
 
   attachment(std::unique_ptr<segment> seg, layout::header* h, const layout::header_snapshot& snap, side s,
              const options& o)
-      : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o) {
+      : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o),
+        my_addr_(make_wake_address(seg_->name(), snap.creator_uid, snap.created_ns, s == side::consumer)),
+        peer_addr_(make_wake_address(seg_->name(), snap.creator_uid, snap.created_ns, s != side::consumer)) {
     seg_->on_truncation(&refill_after_truncation);
   }
 
@@ -392,6 +434,7 @@ class attachment final : private registrant {
 
   void take_side(bool fresh) {
     if (fresh && !seg_->try_lock(lock_of(side_))) throw error(errc::system_error, name(), "could not lock the new segment");
+    (void)detail::heavy_barrier_available();  // register for membarrier before the first wake-up can be needed, and before the state store below (wake_fd_sleeper)
     attached_.store(true, std::memory_order_relaxed);
     if (slot_ == nullptr) slot_ = registry::instance().add(this);
     install_fork_handler();
@@ -404,7 +447,17 @@ class attachment final : private registrant {
     // release: pairs with the acquire load of state in peer(); the lock is already held, so a peer that sees
     // "attached" with a free lock knows we died.
     sl.state.store(static_cast<std::uint32_t>(layout::attach_state::attached), std::memory_order_release);
-    (void)detail::heavy_barrier_available();  // register for membarrier before the first wake-up can be needed
+    wake_fd_sleeper();  // a peer waiting on its descriptor hears of the (re-)attach
+  }
+
+  // W2-W3 for a change of this side's attach state, to a peer waiting on its descriptor only (a futex sleeper
+  // learns of attach and detach at its liveness check, as before). The light half, as in notify(): this process
+  // registered for membarrier before it stored the state (take_side), so the sleeper's barrier covers it.
+  void wake_fd_sleeper() noexcept {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (peer_wait().sleeping.load(std::memory_order_relaxed) == layout::sleeping_fd &&
+        wake_slow(peer_wait(), my_stats().wake_calls) == layout::sleeping_fd)
+      sender_.send(peer_addr_);
   }
 
   std::unique_ptr<segment> seg_;
@@ -420,6 +473,10 @@ class attachment final : private registrant {
   poison_fn poison_ = nullptr;                  // the wrapper's hook for a fork child (on_inherit)
   void* poison_ctx_ = nullptr;
   std::atomic<registrant*>* slot_ = nullptr;    // this attachment's entry in the process's registry
+  wake_address my_addr_;                        // where a waker reaches this side's descriptor (event/channel.hpp)
+  wake_address peer_addr_;                      // where this side reaches the peer's
+  wake_sender sender_;                          // sends the peer's wake datagrams (created on first use)
+  mutable std::unique_ptr<event_endpoint> events_;  // this side's descriptor, from the first native_handle()
 
   /// Once per process: the child side of pthread_atfork lets go of every inherited attachment.
   static void install_fork_handler() noexcept {

@@ -43,6 +43,23 @@ class endpoint_base {
   /// The object is unusable afterwards.
   void detach() noexcept { ep_.detach(); }
 
+  /// This side's event descriptor (docs/events.md): poll, epoll or select report it readable when this side may
+  /// have something to do: data (a consumer), room (a producer), or the peer closed, detached, died or attached.
+  /// Created on the first call and owned by the endpoint (do not close it). The protocol: drain with try_ calls
+  /// until they find nothing, call arm(), and wait on the descriptor only when arm() returned true; then drain
+  /// again. Readiness is never lost; a spurious one is possible (a try_ call then finds nothing: arm again).
+  /// Level- and edge-triggered epoll both work: arm() reads away what made it readable before it announces this
+  /// side, so every later event is a new edge. Any thread may wait on the descriptor; the try_ calls and arm()
+  /// stay with the endpoint's thread. Throws errc::inherited in a fork child, errc::system_error, or
+  /// errc::already_attached when another process holds this side's wake address.
+  [[nodiscard]] int native_handle() const { return ep_.native_handle(); }
+  /// This side's thread. Announces that it is about to wait on native_handle(): true when it may wait now (every
+  /// later event makes the descriptor readable), false when it has something to do already (drain again). A
+  /// membarrier system call; the peer's push and pop stay exactly what they were (one relaxed load).
+  [[nodiscard]] bool arm() const { return ep_.arm(); }
+
+  friend struct event_access;
+
  protected:
   explicit endpoint_base(attachment ep) noexcept : ep_(std::move(ep)) {}
   endpoint_base(endpoint_base&&) noexcept = default;

@@ -17,7 +17,7 @@ namespace shmring {
 /// The first 8 bytes of every segment: "SHMRING\0".
 inline constexpr std::uint8_t layout_magic[8] = {'S', 'H', 'M', 'R', 'I', 'N', 'G', 0};
 /// Bumped whenever any offset, field or record format changes.
-inline constexpr std::uint32_t layout_version = 2;
+inline constexpr std::uint32_t layout_version = 3;  // 3: wait_line::sleeping may say 2 (sleeping_fd)
 /// The value the creator release-stores into `control_line::ready` once the header is complete: "REDY".
 inline constexpr std::uint32_t ready_value = 0x59444552u;
 /// Largest capacity accepted for a typed ring (elements) and a message ring (bytes): 2^40.
@@ -70,8 +70,12 @@ struct alignas(cache_line) stats_line {
 /// Line 5 is the consumer's (it sleeps while empty), line 6 the producer's (it sleeps while full).
 struct alignas(cache_line) wait_line {
   std::atomic<std::uint32_t> seq;       // futex word: the waker increments it before FUTEX_WAKE
-  std::atomic<std::uint32_t> sleeping;  // 1 from just before the owner re-checks the ring until it wakes
+  std::atomic<std::uint32_t> sleeping;  // 1 from just before the owner re-checks the ring until it wakes;
+                                        // sleeping_fd (2) while it waits on its descriptor instead
 };
+/// wait_line::sleeping: 0 awake, 1 asleep on the futex, sleeping_fd asleep on its event descriptor (layout 3).
+inline constexpr std::uint32_t sleeping_futex = 1;
+inline constexpr std::uint32_t sleeping_fd = 2;
 
 /// One side's record in line 7. Informational: liveness itself is decided by a kernel file lock, see docs.
 struct attach_slot {
@@ -139,6 +143,7 @@ static_assert(offsetof(stats_line, messages) == 0 && offsetof(stats_line, bytes)
               offsetof(stats_line, stalls) == 16 && offsetof(stats_line, wake_calls) == 24 &&
               offsetof(stats_line, sleeps) == 32);
 static_assert(offsetof(wait_line, seq) == 0 && offsetof(wait_line, sleeping) == 4);
+static_assert(sleeping_futex == 1 && sleeping_fd == 2, "docs/layout.md: the values of wait_line::sleeping (layout 3)");
 static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) == 4 &&
               offsetof(attach_slot, start_time) == 8 && offsetof(attach_slot, attach_count) == 16 &&
               offsetof(attach_slot, attach_ns) == 24);
