@@ -7,4 +7,5 @@ set(SHMRING_PYTHON_SOURCES
   src/message_view.cpp
   src/values.cpp
   src/typed.cpp
+  src/async_support.cpp
 )

@@ -3,6 +3,7 @@
 // close() or the end of a with block.
 #include "messages.hpp"
 
+#include "async_support.hpp"
 #include "errors.hpp"
 #include "status.hpp"
 #include "values.hpp"
@@ -237,6 +238,7 @@ void bind_messages(py::module_& m) {
       })
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](py_message_producer& self, py::args) { self.close(); });
+  def_descriptor<py_message_producer>(prod);
 
   // ------------------------------------------------------------------------------------------ consumer
   py::class_<py_message_consumer> cons(m, "MessageConsumer",
@@ -350,6 +352,7 @@ void bind_messages(py::module_& m) {
       })
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](py::object self, py::args) { self.attr("close")(); });
+  def_descriptor<py_message_consumer>(cons);
 }
 
 }  // namespace shmring_py

@@ -1,7 +1,8 @@
 // The Python module `shmring`: the C++ library's message rings and typed rings, over its headers.
 // Layout: errors.cpp (shmring.Error and its subclasses), messages.cpp + message_view.cpp (message rings),
 // typed.cpp (typed rings over numpy dtypes), values.cpp (numpy values <-> bytes), status.cpp (status dicts),
-// waiting.hpp (GIL-free, interruptible waits).
+// async_support.cpp (asyncio), waiting.hpp (GIL-free, interruptible waits).
+#include "async_support.hpp"
 #include "errors.hpp"
 #include "messages.hpp"
 #include "status.hpp"
@@ -20,6 +21,7 @@ PYBIND11_MODULE(shmring, m) {
   shmring_py::bind_errors(m);
   shmring_py::bind_messages(m);
   shmring_py::bind_typed(m);
+  shmring_py::bind_async(m);
 
   m.def("remove", [](const std::string& name) { return shmring::remove(name); }, "name"_a,
         "Removes the segment's name (attached processes keep their mapping). False when there was none.");

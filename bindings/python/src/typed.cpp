@@ -6,6 +6,7 @@
 // (ElementMismatchError). type_name is the element's identity (C++ shmring_type_name), compared when both give one.
 #include "typed.hpp"
 
+#include "async_support.hpp"
 #include "errors.hpp"
 #include "status.hpp"
 #include "values.hpp"
@@ -165,6 +166,7 @@ void bind_common(Cls& cls) {
       .def("__len__", [](self_t& self) { return self.get().size_approx(); })
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](self_t& self, py::args) { self.close(); });
+  def_descriptor<self_t>(cls);
 }
 
 }  // namespace
