@@ -26,6 +26,11 @@ esac
 if { [ "$what" = test ] || [ "$what" = all ]; } && [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
   pkgs+=(g++-multilib)
 fi
+# test and all: mono (mono-mcs, mono-runtime: the C# binding and its tests) and zlib (zlib1g-dev: the
+# cross-language peers' CRC-32).
+if [ "$what" = test ] || [ "$what" = all ]; then
+  pkgs+=(mono-mcs mono-runtime zlib1g-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

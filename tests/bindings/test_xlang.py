@@ -1,6 +1,6 @@
 # The cross-language driver (/work/xlang-spec.md's protocol): for every ordered pair of the peers available
 # (Python always; C++ with SHMRING_XPEER_CPP, the path of shmring_xpeer; C# with SHMRING_XPEER_CS, the path of
-# xpeer.exe, run with mono), a receiver and a sender in separate processes pass messages, u64 values and records
+# xpeer.exe, run with mono, or with SHMRING_MONO), a receiver and a sender in separate processes pass messages, u64 values and records
 # through one ring, every item checked by the receiver. Each run has its own ring name, removed afterwards even
 # on failure. SHMRING_XLANG_MESSAGES lowers the message count for a quick local run.
 import itertools
@@ -22,7 +22,7 @@ def peers():
     if os.environ.get("SHMRING_XPEER_CPP"):
         found["cpp"] = [os.environ["SHMRING_XPEER_CPP"]]
     if os.environ.get("SHMRING_XPEER_CS"):
-        found["cs"] = ["mono", os.environ["SHMRING_XPEER_CS"]]
+        found["cs"] = [os.environ.get("SHMRING_MONO", "mono"), os.environ["SHMRING_XPEER_CS"]]
     return found
 
 

@@ -1,6 +1,8 @@
 // shmring: the lock-free single-producer/single-consumer ring algorithm over memory it is given.
 // May touch: the two shared indices and the slots it is handed, nothing else. It makes no system call, so it
 // is unit-tested and run under ThreadSanitizer on heap memory (heap_ring below) exactly as in shared memory.
+// slot_ring<Slot> is the algorithm over slots of Slot::size() bytes; ring<T> is it with sizeof(T) slots and T in
+// its calls, and dynamic.hpp's endpoints use it with a slot width given at run time: one implementation for both.
 //
 // Design (rigtorp's SPSCQueue, hardened for a peer that is another process):
 // - head and tail are 64-bit, monotonically increasing and never wrapped; slot = index & (capacity - 1).
