@@ -1,8 +1,8 @@
 # The cross-language driver (/work/xlang-spec.md's protocol): for every ordered pair of the peers available
 # (Python always; C++ with SHMRING_XPEER_CPP, the path of shmring_xpeer; C# with SHMRING_XPEER_CS, the path of
-# xpeer.exe, run with mono, or with SHMRING_MONO), a receiver and a sender in separate processes pass messages, u64 values and records
-# through one ring, every item checked by the receiver. Each run has its own ring name, removed afterwards even
-# on failure. SHMRING_XLANG_MESSAGES lowers the message count for a quick local run.
+# xpeer.exe, run with mono or SHMRING_MONO), a receiver and a sender in separate processes pass messages, u64 values
+# and records through one ring, every item checked by the receiver. Each run has its own ring name, removed
+# afterwards even on failure. SHMRING_XLANG_MESSAGES lowers the message count for a quick local run.
 import itertools
 import os
 import subprocess
