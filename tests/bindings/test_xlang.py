@@ -7,6 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -32,7 +33,8 @@ CASES = [(s, r, k) for (s, r), k in itertools.product(itertools.product(PEERS, P
 
 
 def run_pair(sender, receiver, kind, count, send_seed, recv_seed):
-    """Starts the receiver, then the sender; returns both (returncode, stdout, stderr)."""
+    """Starts the receiver, then the sender; returns both (returncode, stdout, stderr). A peer that is still
+    running when the other failed, or after PEER_TIMEOUT, is killed (returncode -9)."""
     name = f"xl-{os.getpid()}-{sender}-{receiver}-{kind}-{uuid.uuid4().hex[:8]}"
     procs = []
     try:
@@ -40,11 +42,19 @@ def run_pair(sender, receiver, kind, count, send_seed, recv_seed):
             cmd = PEERS[who] + ["--role", role, "--kind", kind, "--name", name, "--count", str(count),
                                 "--seed", str(seed)]
             procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        results = []
+        # Until both are done, or one failed (its peer might wait for it for ever: then it is killed).
+        deadline = time.monotonic() + PEER_TIMEOUT
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            if any(p.returncode not in (None, 0) for p in procs):
+                break
+            try:
+                next(p for p in procs if p.poll() is None).wait(timeout=0.2)
+            except (subprocess.TimeoutExpired, StopIteration):
+                pass
         for p in procs:
-            out, err = p.communicate(timeout=PEER_TIMEOUT)
-            results.append((p.returncode, out, err))
-        return results
+            if p.poll() is None:
+                p.kill()
+        return [(p.returncode,) + p.communicate() for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
