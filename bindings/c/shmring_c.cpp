@@ -218,8 +218,8 @@ const char* shmring_last_error(void) { return last_error.c_str(); }
 static_assert(SHMRING_INHERITED == static_cast<int>(errc::inherited));
 static_assert(SHMRING_LIMIT_EXCEEDED == static_cast<int>(errc::limit_exceeded));
 static_assert(SHMRING_UNSUPPORTED == static_cast<int>(errc::unsupported));
-static_assert(shmring::to_string(static_cast<errc>(SHMRING_UNSUPPORTED + 1)) == "unknown",
-              "an errc after unsupported: add it to include/shmring/c/shmring.h, shmring_errc_name and the bindings");
+static_assert(static_cast<int>(shmring::last_errc) == SHMRING_UNSUPPORTED,
+              "a new errc: add it to include/shmring/c/shmring.h and bindings/csharp/Errors.cs");
 
 const char* shmring_errc_name(int code) {
   switch (code) {
@@ -228,7 +228,7 @@ const char* shmring_errc_name(int code) {
     case SHMRING_BUFFER_TOO_SMALL: return "buffer_too_small";
     default: break;
   }
-  if (code < 0 || code > static_cast<int>(errc::unsupported)) return "unknown";
+  if (code < 0 || code > static_cast<int>(shmring::last_errc)) return "unknown";
   return shmring::to_string(static_cast<errc>(code)).data();  // the names are string literals
 }
 

@@ -38,6 +38,8 @@ enum class errc : int {
   limit_exceeded = 24,      ///< a process resource limit forbids what an option asks (RLIMIT_MEMLOCK for memory.lock)
   unsupported = 25,         ///< the system does not offer what an option requires (memory.huge = huge_pages::require)
 };
+/// The highest errc value: the bindings' tables of codes (the C header, Python's exception classes) run to it.
+inline constexpr errc last_errc = errc::unsupported;
 
 /// A short, stable name for an error code ("peer_dead").
 constexpr std::string_view to_string(errc e) noexcept {

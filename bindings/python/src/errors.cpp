@@ -12,7 +12,7 @@ namespace py = pybind11;
 namespace shmring_py {
 namespace {
 
-constexpr int last_code = static_cast<int>(shmring::errc::inherited);
+constexpr int last_code = static_cast<int>(shmring::last_errc);
 // Owned by the module for the life of the interpreter (module attributes hold them too).
 PyObject* base_error = nullptr;
 std::array<PyObject*, last_code + 1> error_classes{};
