@@ -192,6 +192,58 @@ TEST_CASE("replay from the oldest record still intact after the producer wrapped
   CHECK(c.dropped() == 0);
 }
 
+TEST_CASE("replay reports an overrun when the producer writes over what it reads", "[replay]") {
+  segment_guard g("replay-overrun");
+  constexpr std::uint64_t cap = 1 << 12, max = 100;
+  auto c = message_consumer::create(g.name(), cap, persistent());
+  auto p = message_producer::open(g.name());
+  auto r = message_replay::open(g.name());
+  std::uint64_t sent = 0;
+  for (; sent < 20; ++sent) p.send(payload_of(sent, max));
+  while (c.try_receive()) {
+  }
+  REQUIRE(r.seek_oldest() == r.initial_index());  // nothing overwritten yet: from message 0
+  replay_message m;
+  REQUIRE(r.next(m) == message_replay::status::ready);
+  CHECK(m.info.sequence == 0);
+  const std::uint64_t at = r.position();
+  SECTION("the producer's reach passes the position") {
+    // While head + window - capacity <= `at`, the record there is out of reach; once it passes, overrun.
+    while (r.head() + cap / 2 <= at + cap) {
+      p.send(payload_of(sent++, max));
+      REQUIRE(c.try_receive());
+    }
+    CHECK(r.next(m) == message_replay::status::overrun);
+    CHECK(r.overrun_index() == at);
+    CHECK(r.next(m) == message_replay::status::overrun);  // lost until the next seek
+    r.seek_oldest();
+    const auto seqs = replay_all(r, max);
+    REQUIRE(!seqs.empty());
+    CHECK(seqs.back() == sent - 1);
+    CHECK(seqs.front() > 1);
+  }
+  SECTION("the producer laps the reader") {
+    while (r.head() - at <= cap) {
+      p.send(payload_of(sent++, max));
+      REQUIRE(c.try_receive());
+    }
+    CHECK(r.next(m) == message_replay::status::overrun);
+  }
+  SECTION("a named index the producer has passed is refused") {
+    while (r.head() + cap / 2 <= at + cap) {
+      p.send(payload_of(sent++, max));
+      REQUIRE(c.try_receive());
+    }
+    try {
+      r.seek(at);
+      FAIL("no error");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::invalid_argument);
+      CHECK(std::string(e.what()).find("older than what the ring still holds") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("replay reassembles fragmented messages", "[replay]") {
   segment_guard g("replay-fragments");
   constexpr std::uint64_t cap = 1 << 12;  // records carry at most 2016 bytes

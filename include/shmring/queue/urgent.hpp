@@ -39,6 +39,18 @@ inline std::string urgent_name(std::string_view name) { return std::string(name)
 /// Which ring a message came from.
 enum class lane : std::uint8_t { normal, urgent };
 
+/// Both endpoints E (message_producer or message_consumer) of the pair `name`, created (capacity != 0; an
+/// urgent_capacity of 0 is capacity) or opened (capacity == 0). The normal ring first.
+template <class E>
+std::pair<E, E> lane_pair(std::string_view name, std::uint64_t capacity, std::uint64_t urgent_capacity, const options& o) {
+  if (capacity == 0) {
+    auto n = E::open(name, o);
+    return {std::move(n), E::open(urgent_name(name), o)};
+  }
+  auto n = E::create(name, capacity, o);
+  return {std::move(n), E::create(urgent_name(name), urgent_capacity != 0 ? urgent_capacity : capacity, o)};
+}
+
 /// Sends urgent messages to one ring and the others to another. One thread uses it.
 class urgent_producer {
  public:
@@ -46,15 +58,14 @@ class urgent_producer {
   /// as capacity.
   static urgent_producer create(std::string_view name, std::uint64_t capacity, std::uint64_t urgent_capacity = 0,
                                 const options& o = {}) {
-    auto n = message_producer::create(name, capacity, o);
-    auto u = message_producer::create(urgent_name(name), urgent_capacity != 0 ? urgent_capacity : capacity, o);
-    return urgent_producer(std::move(n), std::move(u));
+    if (capacity == 0) throw error(errc::invalid_argument, name, "a capacity of 0");
+    auto p = lane_pair<message_producer>(name, capacity, urgent_capacity, o);
+    return urgent_producer(std::move(p.first), std::move(p.second));
   }
   /// Opens both rings (name and urgent_name(name)) as their producer.
   static urgent_producer open(std::string_view name, const options& o = {}) {
-    auto n = message_producer::open(name, o);
-    auto u = message_producer::open(urgent_name(name), o);
-    return urgent_producer(std::move(n), std::move(u));
+    auto p = lane_pair<message_producer>(name, 0, 0, o);
+    return urgent_producer(std::move(p.first), std::move(p.second));
   }
   /// Over a pair of producers given explicitly.
   urgent_producer(message_producer normal, message_producer urgent) noexcept
@@ -100,15 +111,14 @@ class urgent_consumer {
   /// as capacity.
   static urgent_consumer create(std::string_view name, std::uint64_t capacity, std::uint64_t urgent_capacity = 0,
                                 const options& o = {}) {
-    auto n = message_consumer::create(name, capacity, o);
-    auto u = message_consumer::create(urgent_name(name), urgent_capacity != 0 ? urgent_capacity : capacity, o);
-    return urgent_consumer(std::move(n), std::move(u));
+    if (capacity == 0) throw error(errc::invalid_argument, name, "a capacity of 0");
+    auto p = lane_pair<message_consumer>(name, capacity, urgent_capacity, o);
+    return urgent_consumer(std::move(p.first), std::move(p.second));
   }
   /// Opens both rings (name and urgent_name(name)) as their consumer.
   static urgent_consumer open(std::string_view name, const options& o = {}) {
-    auto n = message_consumer::open(name, o);
-    auto u = message_consumer::open(urgent_name(name), o);
-    return urgent_consumer(std::move(n), std::move(u));
+    auto p = lane_pair<message_consumer>(name, 0, 0, o);
+    return urgent_consumer(std::move(p.first), std::move(p.second));
   }
   /// Over a pair of consumers given explicitly.
   urgent_consumer(message_consumer normal, message_consumer urgent)
