@@ -168,6 +168,32 @@ TEST_CASE("an urgent consumer waits on both rings of a producer process until bo
   CHECK(c.of(queue::lane::urgent).dropped() == 0);
 }
 
+// args: name. Sends 3 messages on each lane, says "sent" and waits to be killed.
+SHMRING_CHILD(urgent_dying_producer) {
+  auto p = queue::urgent_producer::open(args.at(0));
+  for (std::uint64_t i = 0; i < 3; ++i)
+    for (std::uint64_t lane = 0; lane < 2; ++lane) p.send(payload_of(lane, i), message_type::data, flags_of(lane));
+  std::printf("sent\n");
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+TEST_CASE("an urgent consumer drains both rings of a producer that died, then says peer_dead", "[queue][urgent][ipc]") {
+  pair_guard g("urgent-dead");
+  auto c = queue::urgent_consumer::create(g.name(), 1 << 12);
+  child_process prod("urgent_dying_producer", {g.name()}, true);
+  REQUIRE(shmring_test::read_line(prod.output_fd()) == "sent");
+  prod.kill_now();
+  std::uint64_t next[2] = {0, 0};
+  for (int k = 0; k < 6; ++k) {
+    const auto m = c.receive_for(std::chrono::seconds(60));
+    REQUIRE(m);
+    CHECK(c.last_lane() == (k < 3 ? queue::lane::urgent : queue::lane::normal));  // all were there: urgent first
+    expect_next(*m, c.last_lane(), next);
+  }
+  CHECK(code_of([&] { (void)c.receive_for(std::chrono::seconds(60)); }) == errc::peer_dead);
+}
+
 namespace {
 /// Sends payload with a chosen timestamp (a relayed message carries the timestamp it is given).
 void send_stamped(message_producer& p, std::span<const std::byte> payload, std::uint64_t timestamp_ns) {

@@ -174,7 +174,7 @@ class urgent_consumer {
     for (;;) {
       if (auto m = try_receive()) return m;
       for (message_consumer* c : {&s_->urgent, &s_->normal})
-        if (c->corrupted()) throw error(errc::corrupted, "", c->corruption());
+        if (c->corrupted()) throw error(errc::corrupted, c->name(), c->corruption());
       const peer_state u = s_->urgent.producer_state(), n = s_->normal.producer_state();
       const bool ended = (u == peer_state::closed || u == peer_state::dead) && (n == peer_state::closed || n == peer_state::dead);
       if (ended) {
@@ -182,8 +182,8 @@ class urgent_consumer {
         // more, then the streams are over.
         if (auto m = try_receive()) return m;
         if (u == peer_state::dead || n == peer_state::dead)
-          throw error(errc::peer_dead, "", "both producers of the urgent pair ended, one of them by dying");
-        throw error(errc::closed, "", "both producers of the urgent pair closed and both rings are drained");
+          throw error(errc::peer_dead, s_->normal.name(), "both producers of the urgent pair ended, one of them by dying");
+        throw error(errc::closed, s_->normal.name(), "both producers of the urgent pair closed and both rings are drained");
       }
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) return std::nullopt;
