@@ -1,16 +1,20 @@
 // shmring tool: `shmring dump NAME --from tail|oldest|INDEX [--max N] [--json]`: the messages of a message ring from
 // a byte index on, without consuming them (shmring::message_replay, docs/replay.md). Human output: one line per
-// message; --json: one JSON object per message and a last one saying how the dump ended.
-// May touch: the segment, opened and mapped READ-ONLY through message_replay (no attach lock, no write).
+// message; --json: one JSON object per message and a last one saying how the dump ended. --follow: at the head it
+// looks again every --interval ms, until the producer is no longer attached and alive (shmring::status, read-only).
+// May touch: the segment, opened and mapped READ-ONLY through message_replay and status() (no attach lock, no
+// write).
 #include "dump.hpp"
 
 #include <shmring/message/replay.hpp>
 #include <shmring/status.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace shmring_tool {
 namespace {
@@ -66,6 +70,16 @@ std::string message_line(const shmring::replay_message& m) {
          (m.payload.size() > 64 ? "..." : "");
 }
 
+/// Whether a producer holds the ring now. A ring whose name is gone has none (it ended).
+bool producer_alive(const std::string& name) {
+  try {
+    return shmring::status(name).producer.alive;
+  } catch (const shmring::error& e) {
+    if (e.code() == shmring::errc::not_found) return false;
+    throw;
+  }
+}
+
 }  // namespace
 
 int run_dump(const dump_args& a) {
@@ -90,11 +104,21 @@ int run_dump(const dump_args& a) {
     std::uint64_t count = 0;
     shmring::message_replay::status s = shmring::message_replay::status::end;
     shmring::replay_message m;
+    bool last_look = false;  // follow: the producer was gone; this pass reads what it left, then we stop
     while (!a.max || count < *a.max) {
       s = r.next(m);
-      if (s != shmring::message_replay::status::ready) break;
-      ++count;
-      std::printf("%s\n", (a.json ? message_json(m) : message_line(m)).c_str());
+      if (s == shmring::message_replay::status::ready) {
+        ++count;
+        std::printf("%s\n", (a.json ? message_json(m) : message_line(m)).c_str());
+        continue;
+      }
+      if (s != shmring::message_replay::status::end || !a.follow || last_look) break;
+      std::fflush(stdout);
+      // Its last index store came before it let go of its attach lock: one more pass reads everything it sent.
+      if (!producer_alive(a.name))
+        last_look = true;
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(a.interval_ms));
     }
     const bool ok = s == shmring::message_replay::status::ready || s == shmring::message_replay::status::end;
     const std::string ended = s == shmring::message_replay::status::ready ? "max" : std::string(to_string(s));

@@ -14,9 +14,12 @@ struct dump_args {
   std::string from = "tail";           ///< "tail", "oldest" or a byte index
   std::optional<std::uint64_t> max;    ///< stop after this many messages
   bool json = false;
+  bool follow = false;                 ///< at the head, wait for more until the producer is gone
+  std::uint64_t interval_ms = 100;     ///< follow: how often to look again
 };
 
-/// Runs the command: 0 when it read to the head (or --max), 1 on an error, an overrun or a corrupted ring.
+/// Runs the command: 0 when it read to the head (or --max; with follow: until the producer is no longer attached
+/// and alive, or the ring is gone), 1 on an error, an overrun or a corrupted ring.
 int run_dump(const dump_args& a);
 
 }  // namespace shmring_tool

@@ -68,6 +68,8 @@ commands:
                           intact, consumed ones included), or a byte index (a record boundary: the index and
                           next fields of an earlier dump); an index that is not one is an error
         --max N           stop after N messages
+        --follow          at the head, look again every --interval ms (default here 100) until the
+                          producer is no longer attached and alive, then read what it left and exit 0
                           --json: one object per message, then {"end": "end"|"max"|"overrun"|"corrupted", ...}
   remove NAME             remove the ring's name now. Refuses (exit 1, naming the side and its pid) while a
                           producer or consumer is attached and alive; a ring with no live side is removed.
@@ -99,6 +101,8 @@ struct args {
   std::optional<std::uint64_t> count;
   std::optional<std::string> from;   // dump --from
   std::optional<std::uint64_t> max;  // dump --max
+  bool follow = false;               // dump --follow
+  bool interval_set = false;         // --interval given (dump --follow's default differs from watch's)
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
@@ -136,12 +140,15 @@ args parse(int argc, char* argv[]) {
     } else if (s == "--interval") {
       a.interval_ms = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (a.interval_ms == 0) usage_error("--interval must be at least 1 ms");
+      a.interval_set = true;
     } else if (s == "--count") {
       a.count = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (*a.count == 0) usage_error("--count must be at least 1");
     } else if (s == "--from") {
       if (i + 1 >= argc) usage_error("--from needs tail, oldest or a byte index");
       a.from = argv[++i];
+    } else if (s == "--follow") {
+      a.follow = true;
     } else if (s == "--max") {
       a.max = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
     } else if (s.size() > 1 && s[0] == '-') {
@@ -154,7 +161,7 @@ args parse(int argc, char* argv[]) {
   }
   if (a.command.empty()) usage_error("no command given");
   if (a.force && a.command != "remove") usage_error("--force is an option of remove only");
-  if ((a.from || a.max) && a.command != "dump") usage_error("--from and --max are options of dump only");
+  if ((a.from || a.max || a.follow) && a.command != "dump") usage_error("--from, --max and --follow are options of dump only");
   return a;
 }
 
@@ -602,7 +609,8 @@ int main(int argc, char* argv[]) {
     if (a.command == "watch") return cmd_watch(a);
     if (a.command == "dump") {
       if (a.names.size() != 1) usage_error("dump takes one name");
-      return shmring_tool::run_dump({a.names[0], a.from.value_or("tail"), a.max, a.json});
+      return shmring_tool::run_dump(
+          {a.names[0], a.from.value_or("tail"), a.max, a.json, a.follow, a.interval_set ? a.interval_ms : 100});
     }
     if (a.command == "remove") return cmd_remove(a);
     if (a.command == "gc") return cmd_gc(a);

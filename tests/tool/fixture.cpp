@@ -6,6 +6,8 @@
 //   tool_fixture message NAME CAP K    create a message ring of CAP bytes as producer and send K strings
 //   tool_fixture replayable NAME CAP K R  as message (the even ones flagged urgent), and also attach its consumer
 //                                      and receive R of them (checked): for `shmring dump`
+//   tool_fixture sender NAME CAP       create a message ring of CAP bytes as producer; each stdin line "send N"
+//                                      sends N more strings "hello i" and answers "sent" (for `dump --follow`)
 #include <shmring/shmring.hpp>
 #if __has_include(<shmring/message.hpp>)
 #include <shmring/message.hpp>
@@ -96,9 +98,22 @@ int main(int argc, char* argv[]) {
       until_stdin_closes();
       return 0;
     }
+    if (cmd == "sender" && argc == 4) {
+      auto p = shmring::message_producer::create(argv[2], std::stoull(argv[3]));
+      ready();
+      std::uint64_t next = 0;
+      char line[64];
+      while (std::fgets(line, sizeof line, stdin) != nullptr) {
+        for (const std::uint64_t end = next + std::stoull(std::string(line).substr(5)); next < end; ++next)
+          p.send(shmring::text_bytes("hello " + std::to_string(next)));
+        std::printf("sent\n");
+        std::fflush(stdout);
+      }
+      return 0;
+    }
 #endif
     std::fprintf(stderr, "usage: tool_fixture producer NAME CAP K | consumer NAME K | mover NAME CAP | message NAME CAP K"
-                         " | replayable NAME CAP K R\n");
+                         " | replayable NAME CAP K R | sender NAME CAP\n");
     return 2;
   } catch (const shmring::error& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -20,6 +20,7 @@ Proves:
     --from oldest everything still intact, --from INDEX (an earlier dump's index field) starts exactly there and
     an index inside a record is refused (exit 1, invalid_argument); --max stops early; every message's sequence,
     flags and payload are checked; the segment's bytes are identical before and after; a typed ring is refused;
+    dump --follow prints messages as they are sent and ends (exit 0) once the producer has detached;
   - a FIFO under a ring's name is listed (KIND fifo, not_a_segment) without blocking, and stat, remove --force
     and gc refuse it and leave it.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
@@ -496,6 +497,33 @@ def test_dump():
     finish(prod)
 
 
+def test_dump_follow():
+    m = name("follow")
+    try:
+        prod = fixture("sender", m, "65536")
+    except RuntimeError as e:
+        print("SKIPPED (dump --follow):", e, file=sys.stderr)
+        return
+    d = subprocess.Popen([TOOL, "dump", m, "--follow", "--interval", "5", "--json"], stdout=subprocess.PIPE, text=True)
+    processes.append(d)
+    seen = 0
+    for batch in (3, 2, 4):
+        prod.stdin.write(f"send {batch}\n")
+        prod.stdin.flush()
+        check(prod.stdout.readline().strip() == "sent", "the fixture sent its batch")
+        for _ in range(batch):  # each message is printed as it arrives: the dump is still running
+            x = json.loads(d.stdout.readline())
+            check(x.get("sequence") == seen and bytes.fromhex(x["payload_hex"]) == f"hello {seen}".encode(),
+                  f"--follow: message {seen}: {x}")
+            seen += 1
+    check(d.poll() is None, "--follow keeps running while the producer is alive")
+    finish(prod)  # detaches: the dump reads what is left and ends
+    rc, rest, _ = wait_exit(d, "dump --follow")
+    check(rc == 0, "--follow ends with exit 0 once the producer has gone")
+    end = json.loads(rest.splitlines()[-1]) if rest and rest.strip() else {}
+    check(end.get("end") == "end" and end.get("messages") == 9, f"--follow's summary: {end}")
+
+
 def test_not_a_segment():
     n = name("fifo")
     os.mkfifo(shm(n), 0o600)  # anyone may plant one under a ring's name; list used to block on it forever
@@ -526,6 +554,7 @@ def main():
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
         test_dump()
+        test_dump_follow()
         test_not_a_segment()
     finally:
         for p in processes:
