@@ -64,6 +64,15 @@ options persistent() {
   return o;
 }
 
+/// A message ring with both sides in this process (persistent: removed by the guard, pass or fail).
+struct ring_fixture {
+  segment_guard g;
+  message_consumer c;
+  message_producer p;
+  ring_fixture(const char* what, std::uint64_t cap)
+      : g(what), c(message_consumer::create(g.name(), cap, persistent())), p(message_producer::open(g.name())) {}
+};
+
 /// Replays from the reader's position to the end, requiring consecutive sequences from `first` and intact
 /// payloads; returns the sequences read.
 std::vector<std::uint64_t> replay_all(message_replay& r, std::uint64_t max) {
@@ -82,10 +91,9 @@ std::vector<std::uint64_t> replay_all(message_replay& r, std::uint64_t max) {
 }  // namespace
 
 TEST_CASE("replay from the tail delivers what the consumer will receive, and changes nothing", "[replay]") {
-  segment_guard g("replay-tail");
   constexpr std::uint64_t cap = 1 << 14, max = 700;
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-tail", cap);
+  auto& [g, c, p] = f;
   for (std::uint64_t s = 0; s < 12; ++s) p.send(payload_of(s, max));
   for (std::uint64_t s = 0; s < 5; ++s) REQUIRE(c.try_receive()->sequence == s);
 
@@ -117,10 +125,9 @@ TEST_CASE("replay from the tail delivers what the consumer will receive, and cha
 }
 
 TEST_CASE("replay from a named index, and indices that are no record boundary", "[replay]") {
-  segment_guard g("replay-index");
   constexpr std::uint64_t cap = 1 << 14, max = 500;
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-index", cap);
+  auto& [g, c, p] = f;
   for (std::uint64_t s = 0; s < 10; ++s) p.send(payload_of(s, max));
   for (std::uint64_t s = 0; s < 4; ++s) REQUIRE(c.try_receive());
 
@@ -159,10 +166,9 @@ TEST_CASE("replay from a named index, and indices that are no record boundary", 
 }
 
 TEST_CASE("replay from the oldest record still intact after the producer wrapped", "[replay]") {
-  segment_guard g("replay-oldest");
   constexpr std::uint64_t cap = 1 << 12, max = 300;
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-oldest", cap);
+  auto& [g, c, p] = f;
   auto r = message_replay::open(g.name());
   // Nothing overwritten yet: the oldest is the ring's first record.
   p.send(payload_of(0, max));
@@ -193,10 +199,9 @@ TEST_CASE("replay from the oldest record still intact after the producer wrapped
 }
 
 TEST_CASE("replay reports an overrun when the producer writes over what it reads", "[replay]") {
-  segment_guard g("replay-overrun");
   constexpr std::uint64_t cap = 1 << 12, max = 100;
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-overrun", cap);
+  auto& [g, c, p] = f;
   auto r = message_replay::open(g.name());
   std::uint64_t sent = 0;
   for (; sent < 20; ++sent) p.send(payload_of(sent, max));
@@ -245,10 +250,9 @@ TEST_CASE("replay reports an overrun when the producer writes over what it reads
 }
 
 TEST_CASE("replay reassembles fragmented messages", "[replay]") {
-  segment_guard g("replay-fragments");
   constexpr std::uint64_t cap = 1 << 12;  // records carry at most 2016 bytes
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-fragments", cap);
+  auto& [g, c, p] = f;
   replay_options whole_ring;
   whole_ring.write_window = cap;  // messages larger than a record: only unconsumed records are trusted
   auto r = message_replay::open(g.name(), whole_ring);
@@ -268,10 +272,9 @@ TEST_CASE("replay reassembles fragmented messages", "[replay]") {
 }
 
 TEST_CASE("replay of hostile bytes gives errors, never a crash", "[replay][corruption]") {
-  segment_guard g("replay-hostile");
   constexpr std::uint64_t cap = 1 << 12, max = 200;
-  auto c = message_consumer::create(g.name(), cap, persistent());
-  auto p = message_producer::open(g.name());
+  ring_fixture f("replay-hostile", cap);
+  auto& [g, c, p] = f;
   for (std::uint64_t s = 0; s < 10; ++s) p.send(payload_of(s, max));
   raw_segment raw(g.name());
   auto r = message_replay::open(g.name());
