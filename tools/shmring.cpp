@@ -1,9 +1,13 @@
 // shmring: the command-line tool. Lists, inspects and watches the rings on this machine, removes one, and removes
-// the stale ones. Human output by default, --json for scripts.
+// the stale ones, and dumps a message ring's messages without consuming them (`dump`, tools/dump.cpp). Human output
+// by default, --json for scripts.
 // May touch: reads any shmring segment it may open, READ-ONLY, through shmring::status() (maps the header only,
 // never attaches, never locks, never writes); `watch` also keeps the object it watches open read-only, header
-// mapped, to read how the ring ended once its name is gone. Only `remove` and `gc` change anything: they remove
+// mapped, to read how the ring ended once its name is gone; `dump` maps the whole segment read-only
+// (shmring::message_replay). Only `remove` and `gc` change anything: they remove
 // names.
+#include "dump.hpp"
+
 #include <shmring/shmring.hpp>
 #include <shmring/stale.hpp>
 #include <shmring/status.hpp>
@@ -55,6 +59,18 @@ commands:
                           The watch ends quietly with exit 0 when the ring ends normally: both sides detached
                           cleanly and the drained ring was removed. A ring removed any other way (a side still
                           attached or dead, data left in it) ends it with exit 1 and a message saying so.
+  dump NAME               the messages of a message ring, read without consuming them (read-only, no attach
+                          lock: neither side notices): sequence, byte index, type, flags, length, timestamp and
+                          payload (text here, hex in --json), fragments reassembled. It reads up to the
+                          producer's head and stops; exit 1 if the producer overwrote what it was reading
+                          (overrun: dump again from oldest) or the ring is corrupted
+        --from WHERE      tail (default: what the consumer receives next), oldest (the oldest record still
+                          intact, consumed ones included), or a byte index (a record boundary: the index and
+                          next fields of an earlier dump); an index that is not one is an error
+        --max N           stop after N messages
+        --follow          at the head, look again every --interval ms (default here 100) until the
+                          producer is no longer attached and alive, then read what it left and exit 0
+                          --json: one object per message, then {"end": "end"|"max"|"overrun"|"corrupted", ...}
   remove NAME             remove the ring's name now. Refuses (exit 1, naming the side and its pid) while a
                           producer or consumer is attached and alive; a ring with no live side is removed.
         --force           remove it even with a live side (attached processes keep their mapping and go on,
@@ -69,7 +85,7 @@ options:
   -h, --help              this text
   --version               the shmring version
 
-list, stat and watch only read: they open segments read-only and never attach, lock or write.
+list, stat, watch and dump only read: they open segments read-only and never attach, lock or write.
 Each ring is a plain file /dev/shm/shmring-NAME (`ls -l /dev/shm/shmring-*`), not System V IPC: `ipcs` does not
 show it. gc is the safe clean-up (never touches a ring with a live side); remove is for one ring you want gone.
 exit status: 0 success, 1 a ring could not be read or removed (the error is printed), 2 bad usage.
@@ -83,6 +99,10 @@ struct args {
   bool force = false;
   std::uint64_t interval_ms = 1000;
   std::optional<std::uint64_t> count;
+  std::optional<std::string> from;   // dump --from
+  std::optional<std::uint64_t> max;  // dump --max
+  bool follow = false;               // dump --follow
+  bool interval_set = false;         // --interval given (dump --follow's default differs from watch's)
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
@@ -120,9 +140,17 @@ args parse(int argc, char* argv[]) {
     } else if (s == "--interval") {
       a.interval_ms = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (a.interval_ms == 0) usage_error("--interval must be at least 1 ms");
+      a.interval_set = true;
     } else if (s == "--count") {
       a.count = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
       if (*a.count == 0) usage_error("--count must be at least 1");
+    } else if (s == "--from") {
+      if (i + 1 >= argc) usage_error("--from needs tail, oldest or a byte index");
+      a.from = argv[++i];
+    } else if (s == "--follow") {
+      a.follow = true;
+    } else if (s == "--max") {
+      a.max = parse_number(s, i + 1 < argc ? argv[++i] : nullptr);
     } else if (s.size() > 1 && s[0] == '-') {
       usage_error("unknown option " + std::string(s));
     } else if (a.command.empty()) {
@@ -133,6 +161,7 @@ args parse(int argc, char* argv[]) {
   }
   if (a.command.empty()) usage_error("no command given");
   if (a.force && a.command != "remove") usage_error("--force is an option of remove only");
+  if ((a.from || a.max || a.follow) && a.command != "dump") usage_error("--from, --max and --follow are options of dump only");
   return a;
 }
 
@@ -578,6 +607,11 @@ int main(int argc, char* argv[]) {
     if (a.command == "list") return cmd_list(a);
     if (a.command == "stat") return cmd_stat(a);
     if (a.command == "watch") return cmd_watch(a);
+    if (a.command == "dump") {
+      if (a.names.size() != 1) usage_error("dump takes one name");
+      return shmring_tool::run_dump(
+          {a.names[0], a.from.value_or("tail"), a.max, a.json, a.follow, a.interval_set ? a.interval_ms : 100});
+    }
     if (a.command == "remove") return cmd_remove(a);
     if (a.command == "gc") return cmd_gc(a);
   } catch (const shmring::error& e) {

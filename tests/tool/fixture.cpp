@@ -4,6 +4,10 @@
 //   tool_fixture consumer NAME K       open it as consumer and pop K values (checked)
 //   tool_fixture mover NAME CAP        create a typed ring with both sides; each stdin line "move N" moves N values
 //   tool_fixture message NAME CAP K    create a message ring of CAP bytes as producer and send K strings
+//   tool_fixture replayable NAME CAP K R  as message (the even ones flagged urgent), and also attach its consumer
+//                                      and receive R of them (checked): for `shmring dump`
+//   tool_fixture sender NAME CAP       create a message ring of CAP bytes as producer; each stdin line "send N"
+//                                      sends N more strings "hello i" and answers "sent" (for `dump --follow`)
 #include <shmring/shmring.hpp>
 #if __has_include(<shmring/message.hpp>)
 #include <shmring/message.hpp>
@@ -79,8 +83,37 @@ int main(int argc, char* argv[]) {
       until_stdin_closes();
       return 0;
     }
+    if (cmd == "replayable" && argc == 6) {
+      auto p = shmring::message_producer::create(argv[2], std::stoull(argv[3]));
+      auto c = shmring::message_consumer::open(argv[2]);
+      for (std::uint64_t i = 0, k = std::stoull(argv[4]); i < k; ++i)
+        if (!p.try_send(shmring::text_bytes("hello " + std::to_string(i)), shmring::message_type::data,
+                        i % 2 == 0 ? shmring::message_flags::urgent : shmring::message_flags::none))
+          return 3;
+      for (std::uint64_t i = 0, r = std::stoull(argv[5]); i < r; ++i) {
+        const auto m = c.try_receive();
+        if (!m || m->sequence != i || m->text() != "hello " + std::to_string(i)) return 4;
+      }
+      ready();
+      until_stdin_closes();
+      return 0;
+    }
+    if (cmd == "sender" && argc == 4) {
+      auto p = shmring::message_producer::create(argv[2], std::stoull(argv[3]));
+      ready();
+      std::uint64_t next = 0;
+      char line[64];
+      while (std::fgets(line, sizeof line, stdin) != nullptr) {
+        for (const std::uint64_t end = next + std::stoull(std::string(line).substr(5)); next < end; ++next)
+          p.send(shmring::text_bytes("hello " + std::to_string(next)));
+        std::printf("sent\n");
+        std::fflush(stdout);
+      }
+      return 0;
+    }
 #endif
-    std::fprintf(stderr, "usage: tool_fixture producer NAME CAP K | consumer NAME K | mover NAME CAP | message NAME CAP K\n");
+    std::fprintf(stderr, "usage: tool_fixture producer NAME CAP K | consumer NAME K | mover NAME CAP | message NAME CAP K"
+                         " | replayable NAME CAP K R | sender NAME CAP\n");
     return 2;
   } catch (const shmring::error& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -16,6 +16,11 @@ Proves:
     normally (drained, both sides detached, removed), and with exit 1 and a message when it is removed otherwise;
   - list and stat show each ring's owner (this user's name), age (from created_ns) and segment size (the file's);
   - an unready segment is listed as unreadable (not_ready); usage errors exit 2; --help exits 0;
+  - dump replays a message ring without consuming it: --from tail gives what the consumer has not received,
+    --from oldest everything still intact, --from INDEX (an earlier dump's index field) starts exactly there and
+    an index inside a record is refused (exit 1, invalid_argument); --max stops early; every message's sequence,
+    flags and payload are checked; the segment's bytes are identical before and after; a typed ring is refused;
+    dump --follow prints messages as they are sent and ends (exit 0) once the producer has detached;
   - a FIFO under a ring's name is listed (KIND fifo, not_a_segment) without blocking, and stat, remove --force
     and gc refuse it and leave it.
 Synchronisation is by events only: the fixture's "ready"/"moved" lines and the tool's streamed samples.
@@ -95,7 +100,7 @@ def ring_in_list(listing, n):
 
 def test_usage():
     p = tool("--help")
-    for word in ("list", "stat", "watch", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force",
+    for word in ("list", "stat", "watch", "dump", "--from", "--max", "oldest", "remove", "gc", "--json", "--interval", "--count", "--dry-run", "--force",
                  "owner", "age", "bytes", "elements/s", "msgs/s", "MB/s", "/dev/shm/shmring-", "ipcs"):
         check(word in p.stdout, f"--help mentions {word}")
     tool("frobnicate", rc=2)
@@ -443,6 +448,82 @@ def test_unreadable_and_message_rings():
     finish(prod)
 
 
+def dump_json(*args, rc=0):
+    p = tool("dump", *args, "--json", rc=rc)
+    lines = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    return lines[:-1], (lines[-1] if lines else {})
+
+
+def test_dump():
+    m = name("dump")
+    try:
+        prod = fixture("replayable", m, "65536", "10", "4")
+    except RuntimeError as e:
+        print("SKIPPED (dump):", e, file=sys.stderr)
+        return
+    before = segment_bytes(m)
+    msgs, end = dump_json(m)
+    check([x["sequence"] for x in msgs] == list(range(4, 10)), f"--from tail: messages 4..9: {msgs}")
+    check(end.get("end") == "end" and end.get("messages") == 6, f"--from tail ends at the head: {end}")
+    for x in msgs:
+        i = x["sequence"]
+        check(bytes.fromhex(x["payload_hex"]) == f"hello {i}".encode() and x["length"] == len(f"hello {i}"),
+              f"message {i}'s payload")
+        check(x["flags"] == ("urgent" if i % 2 == 0 else ""), f"message {i}'s flags: {x['flags']!r}")
+        check(x["type"] == 1 and x["records"] == 1 and x["timestamp_ns"] > 0, f"message {i}'s fields")
+    old, end = dump_json(m, "--from", "oldest")
+    check([x["sequence"] for x in old] == list(range(10)), f"--from oldest: all 10 (nothing overwritten): {old}")
+    at3 = old[3]["index"]
+    part, _ = dump_json(m, "--from", str(at3))
+    check([x["sequence"] for x in part] == list(range(3, 10)), "--from INDEX starts exactly there")
+    check(all(old[k]["next"] == old[k + 1]["index"] for k in range(9)), "each message's next is the next index")
+    few, end = dump_json(m, "--from", "oldest", "--max", "2")
+    check([x["sequence"] for x in few] == [0, 1] and end.get("end") == "max", f"--max 2: {few} {end}")
+    err = tool_json("dump", m, "--from", str(at3 + 8), rc=1)
+    check(err.get("error") == "invalid_argument" and "record boundary" in err.get("message", ""),
+          f"an index inside a record is refused: {err}")
+    human = tool("dump", m, "--from", "oldest").stdout
+    check("#0 at " in human and "urgent" in human and '"hello 9"' in human and "10 messages" in human,
+          f"human dump: {human!r}")
+    tool("dump", m, "--from", "soon", rc=2)
+    tool("stat", m, "--from", "tail", rc=2)
+    check(segment_bytes(m) == before, "dump changed no byte of the segment (tail, counters, attach slots)")
+    s = tool_json("stat", m)
+    check(s["consumer"]["messages"] == 4 and s.get("messages_in_ring") == 6, "the consumer still received 4")
+    finish(prod)
+    t = name("dump-typed")
+    prod = fixture("producer", t, "16", "3")
+    check(tool_json("dump", t, rc=1).get("error") == "kind_mismatch", "dump of a typed ring: kind_mismatch")
+    finish(prod)
+
+
+def test_dump_follow():
+    m = name("follow")
+    try:
+        prod = fixture("sender", m, "65536")
+    except RuntimeError as e:
+        print("SKIPPED (dump --follow):", e, file=sys.stderr)
+        return
+    d = subprocess.Popen([TOOL, "dump", m, "--follow", "--interval", "5", "--json"], stdout=subprocess.PIPE, text=True)
+    processes.append(d)
+    seen = 0
+    for batch in (3, 2, 4):
+        prod.stdin.write(f"send {batch}\n")
+        prod.stdin.flush()
+        check(prod.stdout.readline().strip() == "sent", "the fixture sent its batch")
+        for _ in range(batch):  # each message is printed as it arrives: the dump is still running
+            x = json.loads(d.stdout.readline())
+            check(x.get("sequence") == seen and bytes.fromhex(x["payload_hex"]) == f"hello {seen}".encode(),
+                  f"--follow: message {seen}: {x}")
+            seen += 1
+    check(d.poll() is None, "--follow keeps running while the producer is alive")
+    finish(prod)  # detaches: the dump reads what is left and ends
+    rc, rest, _ = wait_exit(d, "dump --follow")
+    check(rc == 0, "--follow ends with exit 0 once the producer has gone")
+    end = json.loads(rest.splitlines()[-1]) if rest and rest.strip() else {}
+    check(end.get("end") == "end" and end.get("messages") == 9, f"--follow's summary: {end}")
+
+
 def test_not_a_segment():
     n = name("fifo")
     os.mkfifo(shm(n), 0o600)  # anyone may plant one under a ring's name; list used to block on it forever
@@ -472,6 +553,8 @@ def main():
         test_list_owner_age_bytes()
         test_dead_ring_and_gc()
         test_unreadable_and_message_rings()
+        test_dump()
+        test_dump_follow()
         test_not_a_segment()
     finally:
         for p in processes:
