@@ -24,5 +24,6 @@
 
 #include <shmring/message/consumer.hpp>
 #include <shmring/message/producer.hpp>
+#include <shmring/message/replay.hpp>
 #include <shmring/message/types.hpp>
 #include <shmring/stale.hpp>  // shmring::remove, is_stale, remove_stale
