@@ -144,7 +144,11 @@ class producer_side : public side_common<Ring> {
   using common::common;
 
   /// Wait-free. Copies one element from v; false when full (or corrupted). Wakes a sleeping consumer.
-  bool try_push_one(const void* v) noexcept { return this->after_try(this->ring_.try_push_bytes(v)); }
+  bool try_push_one(const void* v) noexcept {
+    const bool ok = this->after_try(this->ring_.try_push_bytes(v));
+    if (ok) durable(sync_policy::commit);
+    return ok;
+  }
 
   /// Pushes one element, waiting while the ring is full. Throws errc::peer_dead if the consumer dies meanwhile,
   /// errc::corrupted if its index is impossible, errc::closed once the consumer closed.
@@ -162,6 +166,7 @@ class producer_side : public side_common<Ring> {
   std::size_t try_push_some(const void* in, std::size_t n) noexcept {
     const std::size_t k = this->ring_.try_push_n_bytes(in, n);
     if (SHMRING_LIKELY(k != 0) && SHMRING_UNLIKELY(!this->notify_peer())) return 0;  // truncated: none will arrive
+    if (k != 0) durable(sync_policy::batch);
     if (k < n) detail::bump(this->stats_->stalls);
     return k;
   }
@@ -181,7 +186,18 @@ class producer_side : public side_common<Ring> {
 
  private:
   bool push_until(const void* v, std::chrono::steady_clock::time_point deadline) {
-    return this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); }, deadline);
+    const bool ok =
+        this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); }, deadline);
+    if (ok) durable(sync_policy::commit);
+    return ok;
+  }
+
+  /// A file-backed ring whose policy is at least `p` (batch: batch calls; commit: every call): syncs what this
+  /// producer published (detail::attachment::sync_written). One load and a predictable branch otherwise.
+  void durable(sync_policy p) noexcept {
+    const sync_policy mine = this->ep_.durability();
+    if (SHMRING_UNLIKELY(mine != sync_policy::none && mine >= p))
+      (void)this->ep_.sync_written(this->ring_.producer_index());
   }
 
   poll_result room() noexcept {

@@ -207,6 +207,7 @@ class message_producer : public detail::endpoint_base {
   template <class BeforePublish>
   void relay_flush(BeforePublish&& before_publish) {
     if (writer_.flush(before_publish)) notify_peer();
+    durable(sync_policy::batch);
   }
   /// Producer thread only. Gives up o after some of it was published: the consumer drops it when the next message
   /// (flag_resync) starts. True if o had been started.
@@ -268,9 +269,18 @@ class message_producer : public detail::endpoint_base {
   /// with options::timestamps = false.
   [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::timestamp_ns() : 0; }
 
+  /// After each whole message published (every path: try_send, send, commit, relay).
   void count(std::uint64_t bytes) noexcept {
     detail::bump(stats_->messages);
     detail::bump(stats_->bytes, bytes);
+    durable(sync_policy::commit);
+  }
+
+  /// A file-backed ring whose policy is at least `p` (batch: relay_flush; commit: every message): syncs what this
+  /// producer published (detail::attachment::sync_written). One load and a predictable branch otherwise.
+  void durable(sync_policy p) noexcept {
+    const sync_policy mine = ep_.durability();
+    if (SHMRING_UNLIKELY(mine != sync_policy::none && mine >= p)) (void)ep_.sync_written(writer_.head_index());
   }
 
   bool try_send_fast(std::span<const std::byte> payload, message_type t, message_flags f, std::uint16_t tag = 0) {
