@@ -218,7 +218,7 @@ class attachment final : private registrant {
         memory_(std::move(o.memory_)), my_addr_(o.my_addr_), peer_addr_(o.peer_addr_), sender_(std::move(o.sender_)),
         events_(std::move(o.events_)),
         sync_(o.sync_), policy_(o.policy_), synced_head_(o.synced_head_), sync_error_(o.sync_error_),
-        recovery_(o.recovery_) {
+        recovery_(o.recovery_), durable_tail_(std::move(o.durable_tail_)) {
     registry::replace(slot_, &o, this);
   }
   attachment& operator=(attachment&&) = delete;
@@ -337,11 +337,41 @@ class attachment final : private registrant {
   /// a /dev/shm ring.
   int sync_written(std::uint64_t head) noexcept {
     if (!sync_.active()) return 0;
+    // acquire: pairs with the consumer's release store of tail; read before the header sync, so storage holds
+    // this tail (or a later one) once it returns.
+    const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
     int e = sync_.data(synced_head_, head);
     if (e == 0) e = sync_.header(sizeof(layout::header));
-    if (e == 0) synced_head_ = head;
-    else sync_error_ = e;
-    return e;
+    if (e != 0) {
+      sync_error_ = e;
+      return e;
+    }
+    synced_head_ = head;
+    // Same thread as the writer that loads it: relaxed would do; release documents the hand-over.
+    if (durable_tail_) durable_tail_->store(t, std::memory_order_release);
+    return 0;
+  }
+  /// The tail word a writer of this side reads: the shared tail, except for the producer of a file-backed ring
+  /// under batch or commit, whose writer reads the tail as of its last header sync (the durable tail). Such a
+  /// producer never reuses space that storage does not know to be free: after a power cut the tail on storage
+  /// never protects bytes this producer overwrote (docs/durability.md, "Reuse of space").
+  [[nodiscard]] std::atomic<std::uint64_t>* tail_for_writer() const noexcept {
+    return durable_tail_ ? durable_tail_.get() : &hdr_->tail.value;
+  }
+  /// Producer of a file-backed ring under batch/commit, finding no room: when the consumer freed some since the
+  /// last sync, syncs the header and moves the durable tail there. True when it moved (look for room again). One
+  /// acquire load when nothing moved.
+  bool refresh_durable_tail() noexcept {
+    if (!durable_tail_) return false;
+    // acquire: pairs with the consumer's release store of tail (as the writer's refresh would).
+    const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
+    if (t == durable_tail_->load(std::memory_order_relaxed)) return false;
+    if (const int e = sync_.header(sizeof(layout::header)); e != 0) {
+      sync_error_ = e;
+      return false;
+    }
+    durable_tail_->store(t, std::memory_order_release);  // as in sync_written
+    return true;
   }
   /// Consumer side. Forces the header page (tail, the delivered word) to storage. 0 or an errno.
   int sync_header() noexcept {
@@ -474,6 +504,12 @@ class attachment final : private registrant {
       sync_ = file_sync(seg_->data(), seg_->mapped_size(), snap.data_offset, snap.capacity,
                         message ? 1 : snap.element_size);
       policy_ = o.durability;
+      if (s == side::producer && policy_ != sync_policy::none) {
+        // The tail in the page cache may not be on storage yet: sync the header once, then reuse up to it.
+        const std::uint64_t t = h->tail.value.load(std::memory_order_acquire);  // pairs with the consumer's release
+        if (const int e = sync_.header(sizeof(layout::header)); e != 0) sync_error_ = e;
+        durable_tail_ = std::make_unique<std::atomic<std::uint64_t>>(t);
+      }
     }
     synced_head_ = snap.initial_index;
   }
@@ -559,6 +595,7 @@ class attachment final : private registrant {
   std::uint64_t synced_head_ = 0;               // producer: the head up to which data is synced
   int sync_error_ = 0;                          // errno of the last failed automatic sync
   recovery_result recovery_{};                  // what recovery at attach did
+  std::unique_ptr<std::atomic<std::uint64_t>> durable_tail_;  // see tail_for_writer(); null unless batch/commit
 
   /// Once per process: the child side of pthread_atfork lets go of every inherited attachment.
   static void install_fork_handler() noexcept {

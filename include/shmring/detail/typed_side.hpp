@@ -145,7 +145,9 @@ class producer_side : public side_common<Ring> {
 
   /// Wait-free. Copies one element from v; false when full (or corrupted). Wakes a sleeping consumer.
   bool try_push_one(const void* v) noexcept {
-    const bool ok = this->after_try(this->ring_.try_push_bytes(v));
+    bool pushed = this->ring_.try_push_bytes(v);
+    if (SHMRING_UNLIKELY(!pushed) && this->ep_.refresh_durable_tail()) pushed = this->ring_.try_push_bytes(v);
+    const bool ok = this->after_try(pushed);
     if (ok) durable(sync_policy::commit);
     return ok;
   }
@@ -164,7 +166,9 @@ class producer_side : public side_common<Ring> {
 
   /// Wait-free. Pushes as many of the n elements at in as fit, published with one index store; returns how many.
   std::size_t try_push_some(const void* in, std::size_t n) noexcept {
-    const std::size_t k = this->ring_.try_push_n_bytes(in, n);
+    std::size_t k = this->ring_.try_push_n_bytes(in, n);
+    if (SHMRING_UNLIKELY(k < n) && this->ep_.refresh_durable_tail())  // file ring under batch/commit: see attachment
+      k += this->ring_.try_push_n_bytes(static_cast<const std::byte*>(in) + k * this->ring_.slot_size(), n - k);
     if (SHMRING_LIKELY(k != 0) && SHMRING_UNLIKELY(!this->notify_peer())) return 0;  // truncated: none will arrive
     if (k != 0) durable(sync_policy::batch);
     if (k < n) detail::bump(this->stats_->stalls);
@@ -202,6 +206,7 @@ class producer_side : public side_common<Ring> {
 
   poll_result room() noexcept {
     if (SHMRING_UNLIKELY(this->ep_.truncated())) return poll_result::corrupted;  // reported as truncated
+    (void)this->ep_.refresh_durable_tail();  // a file ring under batch/commit: the room storage knows of
     if (this->ring_.producer_poll()) return poll_result::ready;
     if (this->ring_.producer_corrupted()) return poll_result::corrupted;
     return this->ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;

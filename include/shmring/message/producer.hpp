@@ -76,7 +76,9 @@ class message_producer : public detail::endpoint_base {
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         [this] { return stamp(); }))) {
+                                         [this] { return stamp(); })) ||
+        (SHMRING_UNLIKELY(ep_.refresh_durable_tail()) &&  // a file ring under batch/commit: see attachment
+         writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), [this] { return stamp(); }))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -128,6 +130,8 @@ class message_producer : public detail::endpoint_base {
   /// Nothing when there is no room, n is too large, a reservation is open already, or the ring is corrupted.
   [[nodiscard]] std::optional<std::span<std::byte>> try_reserve(std::size_t n) noexcept {
     if (std::byte* p = writer_.try_reserve(n); SHMRING_LIKELY(p != nullptr)) return std::span<std::byte>(p, n);
+    if (ep_.refresh_durable_tail())  // a file ring under batch/commit: see attachment
+      if (std::byte* p = writer_.try_reserve(n)) return std::span<std::byte>(p, n);
     detail::bump(stats_->stalls);
     if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
     return std::nullopt;
@@ -351,6 +355,7 @@ class message_producer : public detail::endpoint_base {
     return wait_until(
         [this, want] {
           if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
+          (void)ep_.refresh_durable_tail();  // a file ring under batch/commit: the room storage knows of
           if (writer_.poll_room(want)) return poll_result::ready;
           if (writer_.corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;

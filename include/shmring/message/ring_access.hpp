@@ -46,7 +46,7 @@ inline byte_ring_memory message_memory(const attachment& ep) {
   check_message_ring(ep.name(), ep.snapshot());
   auto& h = ep.header();
   const bool checksums = (ep.snapshot().flags & flag_record_checksums) != 0;
-  return {&h.head.value, &h.tail.value, ep.data(), ep.snapshot().capacity, checksums ? record::trailer_size : 0u};
+  return {&h.head.value, ep.tail_for_writer(), ep.data(), ep.snapshot().capacity, checksums ? record::trailer_size : 0u};
 }
 
 inline std::atomic<std::uint64_t>& stat_word(layout::stats_line& l, std::size_t i) noexcept { return l.reserved[i]; }
