@@ -359,19 +359,16 @@ class attachment final : private registrant {
     return durable_tail_ ? durable_tail_.get() : &hdr_->tail.value;
   }
   /// Producer of a file-backed ring under batch/commit, finding no room: when the consumer freed some since the
-  /// last sync, syncs the header and moves the durable tail there. True when it moved (look for room again). One
-  /// acquire load when nothing moved.
+  /// last sync, syncs what this producer published (sync_written: data, then the header with the tail) and moves
+  /// the durable tail there. True when it moved (look for room again). One acquire load when nothing moved.
+  /// (Data first: the header page it syncs holds head, which must not reach storage ahead of its data.)
   bool refresh_durable_tail() noexcept {
     if (!durable_tail_) return false;
     // acquire: pairs with the consumer's release store of tail (as the writer's refresh would).
     const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
     if (t == durable_tail_->load(std::memory_order_relaxed)) return false;
-    if (const int e = sync_.header(sizeof(layout::header)); e != 0) {
-      sync_error_ = e;
-      return false;
-    }
-    durable_tail_->store(t, std::memory_order_release);  // as in sync_written
-    return true;
+    // Relaxed: head is this producer's own index (the last value this thread stored).
+    return sync_written(hdr_->head.value.load(std::memory_order_relaxed)) == 0;
   }
   /// Consumer side. Forces the header page (tail, the delivered word) to storage. 0 or an errno.
   int sync_header() noexcept {
