@@ -1,5 +1,5 @@
 // shmring benchmark: where a ring lives and what durability costs (issue 18). One program, one run, the same
-// parameters for every row: a producer thread and a consumer thread over
+// parameters for every row: one thread that sends a block of --batch items and then receives them, over
 //   - a /dev/shm ring (the baseline),
 //   - a file-backed ring in a tmpfs directory (/dev/shm/...: page cache only; msync costs little),
 //   - a file-backed ring on a disk file system (default /tmp; --disk DIR),
@@ -14,14 +14,13 @@
 #include <shmring/shmring.hpp>
 #include <shmring/stale.hpp>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -38,6 +37,7 @@ struct config {
   std::uint64_t count = 2'000'000;
   std::size_t size = 64;
   std::uint64_t batch = 64;
+  int repeat = 3;
 };
 
 struct result {
@@ -49,6 +49,8 @@ const char* policy_name(sync_policy p) {
   return p == sync_policy::none ? "none" : p == sync_policy::batch ? "batch" : "commit";
 }
 
+// One thread sends a block of --batch items, then receives them: the cost per item of the producer's path with its
+// syncs, and of the consumer's, without two threads contending for the machine's two (shared) cores.
 result run_message(const std::string& name, sync_policy pol, const config& c) {
   (void)shmring::remove(name);
   options o;
@@ -56,35 +58,19 @@ result run_message(const std::string& name, sync_policy pol, const config& c) {
   o.timestamps = false;
   auto p = message_producer::create(name, 1 << 20, o);
   auto cons = message_consumer::open(name);
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> sent_total{0};
-  std::thread consumer([&] {
-    std::vector<std::byte> out(c.size);
-    std::uint64_t got = 0;
-    for (;;) {
-      if (cons.try_receive(out)) {
-        ++got;
-        continue;
-      }
-      if (stop.load(std::memory_order_acquire) && got == sent_total.load(std::memory_order_acquire)) break;
-      std::this_thread::yield();
-    }
-  });
   std::vector<std::byte> payload(c.size, std::byte{0x5a});
+  std::vector<std::byte> out(c.size);
   const auto t0 = clk::now();
   const auto until = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(c.seconds));
   std::uint64_t n = 0;
-  while (n < c.count) {
-    p.send(payload);
-    ++n;
-    if (pol == sync_policy::batch && n % c.batch == 0) p.sync();
-    if ((n & 63) == 0 && clk::now() >= until) break;
+  while (n < c.count && clk::now() < until) {
+    for (std::uint64_t k = 0; k < c.batch; ++k) p.send(payload);
+    if (pol == sync_policy::batch) p.sync();  // a message producer's batch point
+    for (std::uint64_t k = 0; k < c.batch; ++k)
+      if (!cons.try_receive(out)) std::abort();
+    n += c.batch;
   }
-  if (pol != sync_policy::none) p.sync();
   const auto t1 = clk::now();
-  sent_total.store(n, std::memory_order_release);
-  stop.store(true, std::memory_order_release);
-  consumer.join();
   (void)shmring::remove(name);
   return {n, std::chrono::duration<double>(t1 - t0).count()};
 }
@@ -95,47 +81,37 @@ result run_typed(const std::string& name, sync_policy pol, const config& c) {
   o.durability = pol;
   auto p = producer<std::uint64_t>::create(name, 1 << 16, o);
   auto cons = consumer<std::uint64_t>::open(name);
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> sent_total{0};
-  std::thread consumer_thread([&] {
-    std::vector<std::uint64_t> out(256);
-    std::uint64_t got = 0;
-    for (;;) {
-      const std::size_t k = cons.try_pop_n(out);
-      got += k;
-      if (k != 0) continue;
-      if (stop.load(std::memory_order_acquire) && got == sent_total.load(std::memory_order_acquire)) break;
-      std::this_thread::yield();
-    }
-  });
   std::vector<std::uint64_t> block(static_cast<std::size_t>(c.batch), 7);
+  std::vector<std::uint64_t> out(static_cast<std::size_t>(c.batch));
   const auto t0 = clk::now();
   const auto until = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(c.seconds));
   std::uint64_t n = 0;
-  while (n < c.count) {
+  while (n < c.count && clk::now() < until) {
     if (pol == sync_policy::batch) {
       p.push_n(block);  // a batch call: synced once before it returns
-      n += block.size();
     } else {
-      p.push(n);
-      ++n;
+      for (std::uint64_t k = 0; k < c.batch; ++k) p.push(k);
     }
-    if ((n & 63) == 0 && clk::now() >= until) break;
-    if (pol == sync_policy::batch && clk::now() >= until) break;
+    if (cons.try_pop_n(out) != out.size()) std::abort();
+    n += c.batch;
   }
-  if (pol != sync_policy::none) p.sync();
   const auto t1 = clk::now();
-  sent_total.store(n, std::memory_order_release);
-  stop.store(true, std::memory_order_release);
-  consumer_thread.join();
   (void)shmring::remove(name);
   return {n, std::chrono::duration<double>(t1 - t0).count()};
 }
 
-void row(const char* kind, const char* where, sync_policy pol, const result& r, std::size_t bytes_per_item) {
-  const double ips = static_cast<double>(r.items) / r.seconds;
-  std::printf("| %-7s | %-22s | %-6s | %12.0f | %9.1f | %10llu |\n", kind, where, policy_name(pol), ips,
-              ips * static_cast<double>(bytes_per_item) / 1e6, static_cast<unsigned long long>(r.items));
+/// Runs f repeat times; prints the median rate, its MB/s, and the lowest and highest rate.
+template <class F>
+void row(const char* kind, const char* where, sync_policy pol, int repeat, std::size_t bytes_per_item, F&& f) {
+  std::vector<double> rates;
+  for (int i = 0; i < repeat; ++i) {
+    const result r = f();
+    rates.push_back(static_cast<double>(r.items) / r.seconds);
+  }
+  std::sort(rates.begin(), rates.end());
+  const double ips = rates[rates.size() / 2];
+  std::printf("| %-7s | %-16s | %-6s | %12.0f | %9.1f | %12.0f .. %-12.0f |\n", kind, where, policy_name(pol), ips,
+              ips * static_cast<double>(bytes_per_item) / 1e6, rates.front(), rates.back());
   std::fflush(stdout);
 }
 
@@ -169,17 +145,19 @@ int main(int argc, char** argv) {
     else if (a == "--count") c.count = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--size") c.size = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--batch") c.batch = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--repeat") c.repeat = std::max(1, std::atoi(argv[i + 1]));
     else {
-      std::fprintf(stderr, "usage: %s [--disk DIR] [--tmpfs DIR] [--seconds S] [--count N] [--size BYTES] [--batch N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--disk DIR] [--tmpfs DIR] [--seconds S] [--count N] [--size BYTES] [--batch N] [--repeat R]\n", argv[0]);
       return 2;
     }
   }
   const std::string tag = std::to_string(::getpid());
   std::printf("messages of %zu bytes (1 MiB ring, no timestamps), 8-byte elements (65536 slots); batch = %llu; "
-              "each row at most %.1f s or %llu items\n\n",
-              c.size, static_cast<unsigned long long>(c.batch), c.seconds, static_cast<unsigned long long>(c.count));
-  std::printf("| ring    | where                  | policy | items/s      | MB/s      | items      |\n");
-  std::printf("|---------|------------------------|--------|--------------|-----------|------------|\n");
+              "each run at most %.1f s or %llu items; median of %d runs (lowest .. highest)\n\n",
+              c.size, static_cast<unsigned long long>(c.batch), c.seconds, static_cast<unsigned long long>(c.count),
+              c.repeat);
+  std::printf("| ring    | where            | policy | items/s      | MB/s      | runs: lowest .. highest     |\n");
+  std::printf("|---------|------------------|--------|--------------|-----------|-----------------------------|\n");
   struct place {
     const char* label;
     std::string name;
@@ -192,11 +170,10 @@ int main(int argc, char** argv) {
     for (const place& pl : places) {
       for (const sync_policy pol : {sync_policy::none, sync_policy::batch, sync_policy::commit}) {
         if (!pl.file && pol != sync_policy::none) continue;  // no-ops on /dev/shm
-        const std::string where = pl.file ? std::string(pl.label) : std::string(pl.label);
         if (typed)
-          row("typed", where.c_str(), pol, run_typed(pl.name + "-t", pol, c), 8);
+          row("typed", pl.label, pol, c.repeat, 8, [&] { return run_typed(pl.name + "-t", pol, c); });
         else
-          row("message", where.c_str(), pol, run_message(pl.name, pol, c), c.size);
+          row("message", pl.label, pol, c.repeat, c.size, [&] { return run_message(pl.name, pol, c); });
       }
     }
   }

@@ -172,6 +172,7 @@ class segment {
       if (::fchmod(s.fd_, 0600) != 0) throw error(errc::system_error, name, "fchmod(0600) failed", errno);
       detail::at_creation_step(detail::creation_step::object_created);
       s.reserve(size);
+      if (s.file_backed()) s.write_extents(size);
       detail::at_creation_step(detail::creation_step::sized);
       s.map(size);
       detail::at_creation_step(detail::creation_step::mapped);
@@ -583,6 +584,31 @@ class segment {
       done += n;
       (void)::futimens(fd_, nullptr);
     }
+  }
+
+  /// A file ring on a disk file system: posix_fallocate left its extents "unwritten", so the first write to each
+  /// page later makes every msync commit a metadata change (ext4: a journal commit, milliseconds) instead of
+  /// writing data only. Writing the zeros once, at create, and syncing them makes every later sync a data-only
+  /// one (bench/results/xeon/2026-12-02-durable.md). Not on a tmpfs (its pages are memory; nothing to convert).
+  void write_extents(std::uint64_t size) {
+    struct statfs fs{};
+    if (::fstatfs(fd_, &fs) == 0 && fs.f_type == TMPFS_MAGIC) return;
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+    static const std::byte zeros[4096] = {};
+    for (std::uint64_t done = 0; done < size;) {
+      const std::uint64_t n = std::min<std::uint64_t>(chunk, size - done);
+      for (std::uint64_t k = 0; k < n;) {
+        const std::size_t w = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof zeros, n - k));
+        const ssize_t r = ::pwrite(fd_, zeros, w, static_cast<off_t>(done + k));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) throw_no_space(size, errno);
+        if (r <= 0) throw error(errc::system_error, name_, "writing the new file's zeros failed", r < 0 ? errno : EIO);
+        k += static_cast<std::uint64_t>(r);
+      }
+      done += n;
+      (void)::futimens(fd_, nullptr);  // as in reserve(): a slow creation does not look abandoned
+    }
+    if (::fdatasync(fd_) != 0) throw error(errc::system_error, name_, "fdatasync of the new file failed", errno);
   }
 
   void unmap() noexcept {
