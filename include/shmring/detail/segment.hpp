@@ -14,6 +14,10 @@
 //
 // Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
 // "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
+// A name that begins with '/' is instead the absolute path of a regular file (a file-backed ring, issue 18,
+// docs/durability.md): created, checked, reserved, locked and removed exactly as a /dev/shm object, except that its
+// directory must exist, a disk file's extents are written once at create (write_extents), and remove() checks
+// that the file starts with a ring's magic first.
 // Truncation: every mapping is entered in the SIGBUS handler's table (detail/sigbus.hpp) while it exists, so a
 // process that truncates the object cannot kill us; truncated() and check_truncated() say what happened.
 // Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
