@@ -323,3 +323,42 @@ TEST_CASE("shmring::status reads a file ring by its path; an event descriptor wa
   sender.join();
   CHECK(c.receive_string() == "two");
 }
+
+TEST_CASE("recovery never leaves a padding record last: a torn record after the wrap is cut with its padding",
+          "[durable][recovery]") {
+  temp_dir d;
+  const std::string path = d.ring("padding");
+  constexpr std::uint64_t cap = 4096;
+  std::uint64_t wrapped_at = 0;
+  {
+    auto p = message_producer::create(path, cap);
+    auto c = message_consumer::open(path);
+    // Fill most of the area, free it, then send a message that does not fit before the end: padding, then the
+    // record at offset 0.
+    for (std::uint64_t i = 0; i < 6; ++i) p.send(payload_of(i));
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(index_of(c.receive().payload) == i);
+    const std::vector<std::byte> big(1500, std::byte{7});
+    while ((p.head_index() & (cap - 1)) + record::size_of(big.size(), record::trailer_size) <= cap) {
+      p.send(big);
+      REQUIRE(c.try_receive().has_value());
+    }
+    wrapped_at = p.head_index();
+    p.send(big);  // padding to the end, then this record at offset 0
+    REQUIRE(p.head_index() - wrapped_at > record::size_of(big.size(), record::trailer_size));
+  }
+  {  // tear the record at offset 0 (its payload)
+    const int fd = ::open(path.c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    const off_t at = static_cast<off_t>(layout::data_offset_for(8) + record::header_size + 100);
+    const unsigned char z[8] = {};
+    REQUIRE(::pwrite(fd, z, sizeof z, at) == 8);
+    ::close(fd);
+  }
+  auto c = message_consumer::open(path);
+  CHECK(c.recovered_bytes() == record::size_of(1500, record::trailer_size) + (cap - (wrapped_at & (cap - 1))));
+  CHECK_FALSE(c.try_receive().has_value());
+  CHECK_FALSE(c.corrupted());
+  auto p = message_producer::open(path);
+  p.send(payload_of(7));
+  CHECK(index_of(c.receive().payload) == 7);
+}

@@ -37,6 +37,10 @@ using namespace shmring;
 using shmring_test::code_of;
 using shmring_test::temp_dir;
 
+#ifndef SHMRING_POWER_CUT_ROUNDS
+#define SHMRING_POWER_CUT_ROUNDS 100  // per policy (about 0.5 s); the soak build (SHMRING_SOAK) sets 500
+#endif
+
 namespace {
 
 std::vector<std::byte> payload_of(std::uint64_t i, std::size_t n) {
@@ -135,7 +139,7 @@ const char* policy_name(sync_policy p) {
 TEST_CASE("after a simulated power cut a message file ring delivers whole messages only, and what its policy synced",
           "[durable][power-cut]") {
   const sync_policy policy = GENERATE(sync_policy::none, sync_policy::batch, sync_policy::commit);
-  const int rounds = 12;
+  const int rounds = SHMRING_POWER_CUT_ROUNDS;
   int rounds_that_discarded = 0;
   for (int round = 0; round < rounds; ++round) {
     INFO("policy " << policy_name(policy) << ", round " << round);
@@ -210,7 +214,7 @@ TEST_CASE("after a simulated power cut a message file ring delivers whole messag
 TEST_CASE("after a simulated power cut a typed file ring holds every element its policy synced",
           "[durable][power-cut]") {
   const sync_policy policy = GENERATE(sync_policy::batch, sync_policy::commit);
-  for (int round = 0; round < 12; ++round) {
+  for (int round = 0; round < SHMRING_POWER_CUT_ROUNDS; ++round) {
     INFO("policy " << policy_name(policy) << ", round " << round);
     std::mt19937_64 rng(42 + static_cast<unsigned>(round) * 3 + static_cast<unsigned>(policy));
     temp_dir dir("/dev/shm");  // as above

@@ -45,7 +45,7 @@ inline recovery_result recover_message_ring(layout::header& h, const layout::hea
   const bool resume_known = tail != snap.initial_index;
   recovery_result r{head, tail, nullptr};
   std::uint64_t pos = tail;
-  std::uint64_t good = tail;  // the end of the last whole message (or of skipped remains, or padding)
+  std::uint64_t good = tail;  // the end of the last whole message (or of skipped remains), never right after padding
   bool started = false, partial = false;
   std::uint64_t current = 0, expected = 0, highest = 0;
   while (pos != head) {
@@ -85,7 +85,9 @@ inline recovery_result recover_message_ring(layout::header& h, const layout::hea
       if (rh.sequence + 1 > highest) highest = rh.sequence + 1;
     }
     pos += c.size;
-    if (!partial) good = pos;
+    // Only after a data record: a padding record must be followed by a published record (a reader refuses one
+    // that ends the published bytes), so head never stops right after one.
+    if (!partial && c.kind == record::checked::kind_t::data) good = pos;
   }
   // Every record valid: nothing is cut, not even a fragmented message whose producer died before its last record
   // (the next producer's first message carries flag_resync, and the reader drops the partial one, as in a
