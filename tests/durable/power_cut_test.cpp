@@ -17,6 +17,7 @@
 #include "checksum.hpp"
 #include "errors.hpp"
 #include "file_guard.hpp"
+#include "sanitizers.hpp"
 
 #include <shmring/detail/file_sync.hpp>
 #include <shmring/shmring.hpp>
@@ -139,7 +140,7 @@ const char* policy_name(sync_policy p) {
 TEST_CASE("after a simulated power cut a message file ring delivers whole messages only, and what its policy synced",
           "[durable][power-cut]") {
   const sync_policy policy = GENERATE(sync_policy::none, sync_policy::batch, sync_policy::commit);
-  const int rounds = SHMRING_POWER_CUT_ROUNDS;
+  const int rounds = static_cast<int>(shmring_test::scaled(SHMRING_POWER_CUT_ROUNDS, SHMRING_POWER_CUT_ROUNDS / 4 + 1));
   int rounds_that_discarded = 0;
   for (int round = 0; round < rounds; ++round) {
     INFO("policy " << policy_name(policy) << ", round " << round);
@@ -214,7 +215,8 @@ TEST_CASE("after a simulated power cut a message file ring delivers whole messag
 TEST_CASE("after a simulated power cut a typed file ring holds every element its policy synced",
           "[durable][power-cut]") {
   const sync_policy policy = GENERATE(sync_policy::batch, sync_policy::commit);
-  for (int round = 0; round < SHMRING_POWER_CUT_ROUNDS; ++round) {
+  const int rounds = static_cast<int>(shmring_test::scaled(SHMRING_POWER_CUT_ROUNDS, SHMRING_POWER_CUT_ROUNDS / 4 + 1));
+  for (int round = 0; round < rounds; ++round) {
     INFO("policy " << policy_name(policy) << ", round " << round);
     std::mt19937_64 rng(42 + static_cast<unsigned>(round) * 3 + static_cast<unsigned>(policy));
     temp_dir dir("/dev/shm");  // as above
