@@ -366,7 +366,7 @@ class attachment final : private registrant {
     if (!durable_tail_) return false;
     // acquire: pairs with the consumer's release store of tail (as the writer's refresh would).
     const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
-    if (t == durable_tail_->load(std::memory_order_relaxed)) return false;
+    if (t == durable_tail_->load(std::memory_order_relaxed)) return false;  // our own word: this thread stores it
     // Relaxed: head is this producer's own index (the last value this thread stored).
     return sync_written(hdr_->head.value.load(std::memory_order_relaxed)) == 0;
   }

@@ -35,10 +35,12 @@ struct recovery_result {
 inline recovery_result recover_message_ring(layout::header& h, const layout::header_snapshot& snap, std::byte* data) {
   const std::uint64_t cap = snap.capacity;
   const record::area a{data, cap, record::max_payload(cap, record::trailer_size), record::trailer_size};
-  // Relaxed: no live producer or consumer writes these now (the caller holds the admin lock and the producer is
-  // absent); what earlier ones wrote was released with their locks, or survives in the file after a reboot.
+  // SYNC POINT READ: adoption, as in record_reader. acquire pairs with the release stores of head and tail by the
+  // sides that ran before (a consumer may still be running: its tail only grows, and we never go below this one).
   const std::uint64_t tail = h.tail.value.load(std::memory_order_acquire);
   const std::uint64_t head = h.head.value.load(std::memory_order_acquire);
+  // Relaxed: written by sides that released their attach locks (and so these words) before we took ours, or left
+  // in the file by a reboot.
   auto& delivered_word = h.consumer_stats.reserved[layout::stats_word::delivered];
   auto& next_seq_word = h.producer_stats.reserved[layout::stats_word::next_sequence];
   const std::uint64_t delivered = delivered_word.load(std::memory_order_relaxed);
