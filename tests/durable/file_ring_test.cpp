@@ -62,7 +62,7 @@ bool exists(const std::string& p) {
 
 }  // namespace
 
-TEST_CASE("a path names a file-backed ring; bad paths are invalid names", "[durable][names]") {
+TEST_CASE("a path names a file-backed ring, and bad paths are invalid names", "[durable][names]") {
   CHECK(is_file_path("/tmp/x"));
   CHECK_FALSE(is_file_path("x"));
   CHECK_NOTHROW(validate_name("/tmp/a.ring"));
@@ -107,7 +107,7 @@ TEST_CASE("a file ring is created 0600 in an existing directory and refuses what
   CHECK_FALSE(exists(path));
 }
 
-TEST_CASE("shmring::remove removes ring files only; the stale sweep never judges them", "[durable][lifetime]") {
+TEST_CASE("shmring::remove removes ring files only, and the stale sweep never judges them", "[durable][lifetime]") {
   temp_dir d;
   const std::string other = d.path() + "/notes.txt";
   { std::ofstream(other) << "not a ring, keep me"; }
@@ -123,7 +123,7 @@ TEST_CASE("shmring::remove removes ring files only; the stale sweep never judges
   CHECK_FALSE(shmring::remove(path));
 }
 
-TEST_CASE("a typed file ring survives every endpoint going away; the consumer continues at its tail", "[durable][reboot]") {
+TEST_CASE("a typed file ring survives every endpoint going away, and the consumer continues at its tail", "[durable][reboot]") {
   temp_dir d;
   const std::string path = d.ring("typed");
   {
@@ -297,7 +297,7 @@ TEST_CASE("durability policies are accepted and do nothing on a /dev/shm ring", 
   (void)shmring::remove(name);
 }
 
-TEST_CASE("shmring::status reads a file ring by its path; an event descriptor wakes across it", "[durable][events]") {
+TEST_CASE("shmring::status reads a file ring by its path, and an event descriptor wakes across it", "[durable][events]") {
   temp_dir d;
   const std::string path = d.ring("status");
   auto c = message_consumer::create(path, 4096);
