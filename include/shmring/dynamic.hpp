@@ -54,7 +54,7 @@ inline layout::expectation dynamic_expectation(std::string_view name, const elem
 inline slot_ring<runtime_slot> dynamic_ring_of(const attachment& ep) {
   auto& h = ep.header();
   const auto& s = ep.snapshot();  // validated: element_size is the opener's, capacity * size fits the segment
-  return slot_ring<runtime_slot>(&h.head.value, &h.tail.value, typed_slots(ep), s.capacity,
+  return slot_ring<runtime_slot>(&h.head.value, ep.tail_for_writer(), typed_slots(ep), s.capacity,
                                  runtime_slot{static_cast<std::size_t>(s.element_size)});
 }
 

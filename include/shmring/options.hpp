@@ -2,6 +2,7 @@
 // May touch: nothing. Plain values.
 #pragma once
 
+#include <shmring/durability.hpp>
 #include <shmring/wait.hpp>
 
 #include <chrono>
@@ -62,6 +63,9 @@ struct options {
   bool timestamps = true;
   /// Prefault, lock and huge pages for this process's mapping of the segment.
   memory_options memory{};
+  /// Producers of a file-backed ring (a name that is a path) only: when what they write is forced to storage
+  /// (docs/durability.md). Ignored by consumers and on /dev/shm rings.
+  sync_policy durability = sync_policy::none;
 };
 
 }  // namespace shmring

@@ -56,7 +56,11 @@ namespace shmring {
 /// Anyone. Removes the segment of that name at once, whoever is attached (they keep their mapping). False if there
 /// was none. Throws shmring::error (invalid_name; permission_denied: another user's segment, or a symbolic link;
 /// not_a_segment: a FIFO, directory... under the name, which stays; system_error).
-inline bool remove(std::string_view name) { return segment::remove(name); }
+/// A file-backed ring (a name that is a path) is removed only if the file starts with a ring header's magic and
+/// is this user's: removing is the only way a file ring goes (docs/durability.md).
+inline bool remove(std::string_view name) {
+  return segment::remove(name, std::string_view(reinterpret_cast<const char*>(layout_magic), sizeof layout_magic));
+}
 
 /// How long a segment whose header is not ready must have gone unmodified (since its creation or sizing)
 /// before it counts as abandoned by its creator.
@@ -107,6 +111,7 @@ inline bool stale_locked(segment& seg) {
 /// someone holds its admin lock (creating, attaching or detaching right now: not stale).
 inline bool judge_stale(std::string_view name, bool remove) {
   validate_name(name);
+  if (is_file_path(name)) return false;  // a file-backed ring is persistent by nature: never stale, never swept
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::optional<segment> seg;
     try {

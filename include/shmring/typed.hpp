@@ -32,7 +32,7 @@ namespace detail {
 template <element T>
 ring<T> typed_ring_of(const attachment& ep) {
   auto& h = ep.header();
-  return ring<T>(ring_memory<T>{&h.head.value, &h.tail.value, std::launder(reinterpret_cast<T*>(typed_slots(ep))),
+  return ring<T>(ring_memory<T>{&h.head.value, ep.tail_for_writer(), std::launder(reinterpret_cast<T*>(typed_slots(ep))),
                                 ep.snapshot().capacity});
 }
 

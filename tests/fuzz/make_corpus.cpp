@@ -24,7 +24,10 @@ struct image {
   layout::header* h;
   std::uint64_t cap;
 
-  image(std::uint64_t capacity, std::uint64_t first) : cap(capacity) {
+  std::uint32_t trailer = 0;
+
+  image(std::uint64_t capacity, std::uint64_t first, bool checksums = false)
+      : cap(capacity), trailer(checksums ? record::trailer_size : 0u) {
     const std::uint64_t offset = layout::data_offset_for(record::alignment);
     bytes.assign(offset + capacity, std::byte{0});
     h = ::new (static_cast<void*>(bytes.data())) layout::header;
@@ -38,11 +41,14 @@ struct image {
     h->control.data_offset = offset;
     h->control.segment_size = offset + capacity;
     h->control.initial_index = first;
+    if (checksums) h->info.flags = flag_persistent | flag_file_backed | flag_record_checksums;  // layout 4
     h->head.value.store(first);
     h->tail.value.store(first);
     h->control.ready.store(ready_value);
   }
-  byte_ring_memory memory() { return {&h->head.value, &h->tail.value, bytes.data() + h->control.data_offset, cap}; }
+  byte_ring_memory memory() {
+    return {&h->head.value, &h->tail.value, bytes.data() + h->control.data_offset, cap, trailer};
+  }
   std::byte* data() { return bytes.data() + h->control.data_offset; }
 };
 
@@ -81,6 +87,16 @@ int main(int argc, char** argv) {
     save(dir, "valid-small", s.bytes);
     save(dir, "valid-small-later-heads", s.bytes, {s.h->head.value.load(), s.h->head.value.load()});
     save(dir, "invalid-later-head-backwards", s.bytes, {s.h->head.value.load(), 0});
+  }
+  {  // layout 4: a file-backed ring's checksummed records (trailers), wrapping; and one with a byte flipped
+    image s(1024, 896, true);
+    record_writer w(s.memory(), 0, false);
+    send(w, 5, 1);
+    send(w, 100, 2);  // 144 bytes from 944: padding first
+    send(w, 600, 3);  // fragmented (over 472 bytes)
+    save(dir, "valid-checksummed", s.bytes);
+    s.data()[record::header_size + 2] ^= std::byte{1};  // the first record's payload
+    save(dir, "invalid-checksum", s.bytes);
   }
   {  // records that wrap with padding records
     image s(256, 192);

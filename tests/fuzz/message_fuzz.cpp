@@ -77,7 +77,9 @@ inline outcome run(const std::uint8_t* bytes, std::size_t size) {
     return out;
   }
   std::byte* data = mem.get() + snap.data_offset;
-  const record::area area{data, cap, record::max_payload(cap)};
+  // Layout 4: a file-backed ring's header says its records carry checksums (trailers): read them as its consumer would.
+  const std::uint32_t trailer = (snap.flags & flag_record_checksums) != 0 ? record::trailer_size : 0u;
+  const record::area area{data, cap, record::max_payload(cap, trailer), trailer};
   for (std::uint64_t off = 0; off < cap; off += record::alignment) {
     // avail: a few lengths around the record sizes that matter, always within what the area holds from off.
     for (const std::uint64_t avail : {std::uint64_t{8}, std::uint64_t{32}, std::uint64_t{40}, cap - off, cap}) {
@@ -86,7 +88,7 @@ inline outcome run(const std::uint8_t* bytes, std::size_t size) {
       if (c.ok()) out.checksum ^= static_cast<std::uint32_t>(c.size);
     }
   }
-  record_reader r({&h->head.value, &h->tail.value, data, cap}, snap.initial_index);
+  record_reader r({&h->head.value, &h->tail.value, data, cap, trailer}, snap.initial_index);
   drain(r, cap, out);
   for (std::size_t off = static_cast<std::size_t>(declared); off + 8 <= size; off += 8) {
     std::uint64_t head;

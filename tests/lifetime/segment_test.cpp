@@ -33,7 +33,7 @@ options fast_open() { return shmring_test::with_timeouts(std::chrono::millisecon
 
 TEST_CASE("bad names are refused before any system call", "[segment]") {
   const std::string long_name(201, 'a');
-  for (const std::string& bad : {std::string(), std::string("a/b"), std::string("/x"), std::string("."),
+  for (const std::string& bad : {std::string(), std::string("a/b"), std::string("/x/"), std::string("/a//b"), std::string("."),
                                 std::string(".."), std::string("tab\there"), std::string("nl\n"),
                                 std::string("del\x7f"), std::string("nul\0x", 5), long_name}) {
     CAPTURE(bad);

@@ -28,7 +28,9 @@
 #include <shmring/error.hpp>
 #include <shmring/detail/memory.hpp>
 #include <shmring/detail/proc.hpp>
+#include <shmring/detail/file_sync.hpp>
 #include <shmring/detail/reclaim.hpp>
+#include <shmring/detail/recovery.hpp>
 #include <shmring/detail/registry.hpp>
 #include <shmring/detail/segment.hpp>
 #include <shmring/event/arming.hpp>
@@ -114,6 +116,10 @@ class attachment final : private registrant {
     snap.initial_index = o.first_index;
     snap.created_ns = realtime_ns();
     snap.flags = o.persistent ? flag_persistent : 0u;
+    if (seg->file_backed()) {  // persistent by nature; its message records checksummed (docs/durability.md)
+      snap.flags |= flag_persistent | flag_file_backed;
+      if (e.kind == segment_kind::message) snap.flags |= flag_record_checksums;
+    }
     snap.creator_uid = static_cast<std::uint32_t>(::geteuid());
     if (!e.type_name.empty())  // (an empty view's data() may be null, which memcpy may not be given)
       std::memcpy(snap.type_name, e.type_name.data(), std::min(e.type_name.size(), layout::max_type_name));
@@ -157,7 +163,7 @@ class attachment final : private registrant {
       }
       attachment ep(std::move(seg), h, snap, s, o);
       ep.memory_ = std::move(mem);
-      const std::uint64_t head = h->head.value.load(std::memory_order_acquire);
+      std::uint64_t head = h->head.value.load(std::memory_order_acquire);
       const std::uint64_t tail = h->tail.value.load(std::memory_order_acquire);
       if (head - tail > snap.capacity) {
         ep.seg_->unlock(lock_of(s));
@@ -167,6 +173,14 @@ class attachment final : private registrant {
                     "indices are inconsistent: head " + std::to_string(head) + ", tail " + std::to_string(tail) +
                         ", capacity " + std::to_string(snap.capacity));
       }
+      // A file-backed message ring with no live producer may hold what a crash left (docs/durability.md):
+      // cut head back to the last whole valid message before anyone reads or writes on.
+      if ((snap.flags & flag_record_checksums) != 0 && snap.kind == static_cast<std::uint32_t>(segment_kind::message) &&
+          (s == side::producer || !ep.seg_->locked_by_other(lock_byte::producer))) {
+        ep.recovery_ = recover_message_ring(*h, snap, ep.data());
+        head = ep.recovery_.head_after;
+      }
+      ep.synced_head_ = head;
       ep.take_side(/*fresh=*/false);
       ep.seg_->unlock(lock_byte::admin);
       return ep;
@@ -202,7 +216,9 @@ class attachment final : private registrant {
         attached_(o.attached_.exchange(false, std::memory_order_acq_rel)), inherited_(o.inherited_),
         poison_(o.poison_), poison_ctx_(o.poison_ctx_), slot_(std::exchange(o.slot_, nullptr)),
         memory_(std::move(o.memory_)), my_addr_(o.my_addr_), peer_addr_(o.peer_addr_), sender_(std::move(o.sender_)),
-        events_(std::move(o.events_)) {
+        events_(std::move(o.events_)),
+        sync_(o.sync_), policy_(o.policy_), synced_head_(o.synced_head_), sync_error_(o.sync_error_),
+        recovery_(o.recovery_), durable_tail_(std::move(o.durable_tail_)) {
     registry::replace(slot_, &o, this);
   }
   attachment& operator=(attachment&&) = delete;
@@ -309,6 +325,61 @@ class attachment final : private registrant {
     if (m.huge != huge_pages::off) m.huge_bytes = huge_bytes_mapped(seg_->data(), seg_->mapped_size());
     return m;
   }
+
+  // ---- durability of a file-backed ring (docs/durability.md) --------------------------------------------------
+  /// The producer's sync_policy in effect: options::durability on a file-backed ring, none on a /dev/shm ring.
+  [[nodiscard]] sync_policy durability() const noexcept { return policy_; }
+  /// Whether the ring lives in a file named by a path.
+  [[nodiscard]] bool file_backed() const noexcept { return sync_.active(); }
+  /// Producer side. Forces the data written since the last sync (indices [synced, head), head as this producer
+  /// published it) to storage, then the header page holding head: data is on storage before a head that covers
+  /// it is written there by this call. 0 or the errno of the failed msync (also kept: sync_error()). A no-op on
+  /// a /dev/shm ring.
+  int sync_written(std::uint64_t head) noexcept {
+    if (!sync_.active()) return 0;
+    // acquire: pairs with the consumer's release store of tail; read before the header sync, so storage holds
+    // this tail (or a later one) once it returns.
+    const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
+    int e = sync_.data(synced_head_, head);
+    if (e == 0) e = sync_.header(sizeof(layout::header));
+    if (e != 0) {
+      sync_error_ = e;
+      return e;
+    }
+    synced_head_ = head;
+    // Same thread as the writer that loads it: relaxed would do; release documents the hand-over.
+    if (durable_tail_) durable_tail_->store(t, std::memory_order_release);
+    return 0;
+  }
+  /// The tail word a writer of this side reads: the shared tail, except for the producer of a file-backed ring
+  /// under batch or commit, whose writer reads the tail as of its last header sync (the durable tail). Such a
+  /// producer never reuses space that storage does not know to be free: after a power cut the tail on storage
+  /// never protects bytes this producer overwrote (docs/durability.md, "Reuse of space").
+  [[nodiscard]] std::atomic<std::uint64_t>* tail_for_writer() const noexcept {
+    return durable_tail_ ? durable_tail_.get() : &hdr_->tail.value;
+  }
+  /// Producer of a file-backed ring under batch/commit, finding no room: when the consumer freed some since the
+  /// last sync, syncs what this producer published (sync_written: data, then the header with the tail) and moves
+  /// the durable tail there. True when it moved (look for room again). One acquire load when nothing moved.
+  /// (Data first: the header page it syncs holds head, which must not reach storage ahead of its data.)
+  bool refresh_durable_tail() noexcept {
+    if (!durable_tail_) return false;
+    // acquire: pairs with the consumer's release store of tail (as the writer's refresh would).
+    const std::uint64_t t = hdr_->tail.value.load(std::memory_order_acquire);
+    if (t == durable_tail_->load(std::memory_order_relaxed)) return false;  // our own word: this thread stores it
+    // Relaxed: head is this producer's own index (the last value this thread stored).
+    return sync_written(hdr_->head.value.load(std::memory_order_relaxed)) == 0;
+  }
+  /// Consumer side. Forces the header page (tail, the delivered word) to storage. 0 or an errno.
+  int sync_header() noexcept {
+    const int e = sync_.header(sizeof(layout::header));
+    if (e != 0) sync_error_ = e;
+    return e;
+  }
+  /// The errno of the last failed automatic sync (0: none failed).
+  [[nodiscard]] int sync_error() const noexcept { return sync_error_; }
+  /// What the recovery step at attach did (a file-backed message ring opened with no live producer).
+  [[nodiscard]] const recovery_result& recovery() const noexcept { return recovery_; }
 
   /// Whether the other side is attached and alive, absent (never attached, or detached cleanly), dead, or closed.
   /// A system call: not for the hot path.
@@ -422,9 +493,22 @@ class attachment final : private registrant {
   attachment(std::unique_ptr<segment> seg, layout::header* h, const layout::header_snapshot& snap, side s,
              const options& o)
       : seg_(std::move(seg)), hdr_(h), snap_(snap), side_(s), opts_(o),
-        my_addr_(make_wake_address(seg_->name(), snap.creator_uid, snap.created_ns, s == side::consumer)),
-        peer_addr_(make_wake_address(seg_->name(), snap.creator_uid, snap.created_ns, s != side::consumer)) {
+        my_addr_(make_wake_address(seg_->identity(), snap.creator_uid, snap.created_ns, s == side::consumer)),
+        peer_addr_(make_wake_address(seg_->identity(), snap.creator_uid, snap.created_ns, s != side::consumer)) {
     seg_->on_truncation(&refill_after_truncation);
+    if (seg_->file_backed()) {
+      const bool message = snap.kind == static_cast<std::uint32_t>(segment_kind::message);
+      sync_ = file_sync(seg_->data(), seg_->mapped_size(), snap.data_offset, snap.capacity,
+                        message ? 1 : snap.element_size);
+      policy_ = o.durability;
+      if (s == side::producer && policy_ != sync_policy::none) {
+        // The tail in the page cache may not be on storage yet: sync the header once, then reuse up to it.
+        const std::uint64_t t = h->tail.value.load(std::memory_order_acquire);  // pairs with the consumer's release
+        if (const int e = sync_.header(sizeof(layout::header)); e != 0) sync_error_ = e;
+        durable_tail_ = std::make_unique<std::atomic<std::uint64_t>>(t);
+      }
+    }
+    synced_head_ = snap.initial_index;
   }
 
   // From the SIGBUS handler (detail/sigbus.hpp), into the fresh zero pages of a truncated segment, before the
@@ -503,6 +587,12 @@ class attachment final : private registrant {
   wake_address peer_addr_;                      // where this side reaches the peer's
   wake_sender sender_;                          // sends the peer's wake datagrams (created on first use)
   mutable std::unique_ptr<event_endpoint> events_;  // this side's descriptor, from the first native_handle()
+  file_sync sync_;                              // a file-backed ring's msync ranges; inactive on /dev/shm
+  sync_policy policy_ = sync_policy::none;      // options::durability, none on /dev/shm
+  std::uint64_t synced_head_ = 0;               // producer: the head up to which data is synced
+  int sync_error_ = 0;                          // errno of the last failed automatic sync
+  recovery_result recovery_{};                  // what recovery at attach did
+  std::unique_ptr<std::atomic<std::uint64_t>> durable_tail_;  // see tail_for_writer(); null unless batch/commit
 
   /// Once per process: the child side of pthread_atfork lets go of every inherited attachment.
   static void install_fork_handler() noexcept {

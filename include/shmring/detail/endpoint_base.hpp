@@ -58,6 +58,22 @@ class endpoint_base {
   /// membarrier system call; the peer's push and pop stay exactly what they were (one relaxed load).
   [[nodiscard]] bool arm() const { return ep_.arm(); }
 
+  /// This side's thread. A file-backed ring (docs/durability.md): a producer forces every element or record it
+  /// published so far to storage, data pages first, then the header page that holds head; a consumer forces the
+  /// header page (its tail and delivered word), so that after a reboot it resumes after what it released. A
+  /// no-op on a /dev/shm ring. Throws errc::system_error when msync fails (EIO: the storage lost the pages).
+  void sync() {
+    const int e = ep_.which() == side::producer
+                      ? ep_.sync_written(ep_.header().head.value.load(std::memory_order_relaxed))  // our own index
+                      : ep_.sync_header();
+    if (e != 0) throw error(errc::system_error, name(), "msync of the ring's file failed", e);
+  }
+  /// Anyone. A file-backed message ring: bytes of records the recovery step at this side's attach discarded
+  /// (torn, unsynced or stale records after a crash: docs/durability.md). 0 otherwise.
+  [[nodiscard]] std::uint64_t recovered_bytes() const noexcept { return ep_.recovery().discarded(); }
+  /// Anyone. The errno of the last automatic sync (options::durability) that failed; 0 when none did.
+  [[nodiscard]] int sync_error() const noexcept { return ep_.sync_error(); }
+
   friend struct event_access;
 
  protected:

@@ -14,6 +14,10 @@
 //
 // Names: a user name N (1..200 bytes, no '/', no control bytes, not "." or "..") is the POSIX shm object
 // "/shmring-N" (on Linux the file /dev/shm/shmring-N), so shmring never touches another program's segments.
+// A name that begins with '/' is instead the absolute path of a regular file (a file-backed ring, issue 18,
+// docs/durability.md): created, checked, reserved, locked and removed exactly as a /dev/shm object, except that its
+// directory must exist, a disk file's extents are written once at create (write_extents), and remove() checks
+// that the file starts with a ring's magic first.
 // Truncation: every mapping is entered in the SIGBUS handler's table (detail/sigbus.hpp) while it exists, so a
 // process that truncates the object cannot kill us; truncated() and check_truncated() say what happened.
 // Locks: open-file-description (OFD) locks on bytes of the object, released by the kernel when the last
@@ -30,6 +34,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,20 +59,42 @@ namespace shmring {
 
 /// Longest user name accepted, in bytes.
 inline constexpr std::size_t max_name_length = 200;
+/// Longest file path accepted as a ring name (a file-backed ring, see is_file_path), in bytes: PATH_MAX - 1.
+inline constexpr std::size_t max_path_length = 4095;
 /// What shmring puts before a user name to make the shm object name.
 inline constexpr std::string_view object_prefix = "shmring-";
 
+/// Whether a ring name is the absolute path of a regular file (a file-backed ring, docs/durability.md) rather
+/// than a /dev/shm name: it begins with '/', which a /dev/shm name may not contain, so every API takes both.
+constexpr bool is_file_path(std::string_view name) noexcept { return !name.empty() && name.front() == '/'; }
+
 /// Throws errc::invalid_name unless name is usable. Called before any system call.
+/// A /dev/shm name: 1..200 bytes, no '/', no control bytes, not "." or "..". A file path: absolute, at most 4095
+/// bytes, no control bytes, no empty, "." or ".." component and no trailing '/' (one spelling per path: the
+/// name is what status, the tool and error messages show).
 inline void validate_name(std::string_view name) {
   auto bad = [&](const char* why) { throw error(errc::invalid_name, name, why); };
   if (name.empty()) bad("the name is empty");
-  if (name.size() > max_name_length) bad("the name is longer than 200 bytes");
-  if (name == "." || name == "..") bad("\".\" and \"..\" are not names");
   for (const char c : name) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '/') bad("the name contains '/'");
     if (u < 0x20 || u == 0x7f) bad("the name contains a control byte");
   }
+  if (is_file_path(name)) {
+    if (name.size() > max_path_length) bad("the path is longer than 4095 bytes");
+    if (name.size() == 1 || name.back() == '/') bad("the path names a directory (it ends with '/')");
+    for (std::size_t at = 1; at <= name.size();) {
+      const std::size_t end = std::min(name.find('/', at), name.size());
+      const std::string_view part = name.substr(at, end - at);
+      if (part.empty() || part == "." || part == "..")
+        bad("the path has an empty, \".\" or \"..\" component (write it in one canonical spelling)");
+      at = end + 1;
+    }
+    return;
+  }
+  if (name.size() > max_name_length) bad("the name is longer than 200 bytes");
+  if (name == "." || name == "..") bad("\".\" and \"..\" are not names");
+  for (const char c : name)
+    if (c == '/') bad("the name contains '/'");
 }
 
 /// The shm object name of a user name, after `lead`: "/" for shm_open()/shm_unlink(), "/dev/shm/" for the file
@@ -78,6 +105,11 @@ inline std::string object_name(std::string_view name, std::string_view lead = {}
   s.reserve(lead.size() + object_prefix.size() + name.size());
   s.append(lead).append(object_prefix).append(name);
   return s;
+}
+
+/// The file a ring name refers to: the path itself for a file-backed ring, /dev/shm/shmring-NAME otherwise.
+inline std::string file_of(std::string_view name) {
+  return is_file_path(name) ? std::string(name) : object_name(name, "/dev/shm/");
 }
 
 /// The bytes of the shm object that carry the attach locks.
@@ -122,16 +154,21 @@ class segment {
       throw error(errc::invalid_argument, name,
                   "a segment of " + std::to_string(size) + " bytes is larger than this build's off_t (32-bit " +
                       "without _FILE_OFFSET_BITS=64)");
-    const std::string path = object_name(name, "/dev/shm/");
+    const std::string path = file_of(name);
     segment s(name);
     s.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | open_flags, 0600);
     if (s.fd_ < 0) {
       const int err = errno;
       if (err == EEXIST) throw error(errc::already_exists, name, "a segment of that name exists", EEXIST);
       if (err == EACCES || err == EPERM)
-        throw error(errc::permission_denied, name, "this user may not create objects in /dev/shm", err);
+        throw error(errc::permission_denied, name, "this user may not create files in " + where(name), err);
       if (err == ENOSPC || err == EDQUOT)
-        throw error(errc::no_space, name, "/dev/shm has no room for another object (inodes)", err);
+        throw error(errc::no_space, name, where(name) + " has no room for another file (inodes)", err);
+      if (err == ENOENT || err == ENOTDIR)  // a file ring's directory: shmring never creates directories
+        throw error(errc::not_found, name, "the directory " + where(name) + " does not exist", err);
+      if (err == ELOOP)
+        throw error(errc::permission_denied, name, "the path is a symbolic link; shmring follows none", err);
+      if (err == EROFS) throw error(errc::permission_denied, name, where(name) + " is a read-only file system", err);
       throw error(errc::system_error, name, "open(" + path + ", O_CREAT|O_EXCL) failed", err);
     }
     try {
@@ -139,6 +176,7 @@ class segment {
       if (::fchmod(s.fd_, 0600) != 0) throw error(errc::system_error, name, "fchmod(0600) failed", errno);
       detail::at_creation_step(detail::creation_step::object_created);
       s.reserve(size);
+      if (s.file_backed()) s.write_extents(size);
       detail::at_creation_step(detail::creation_step::sized);
       s.map(size);
       detail::at_creation_step(detail::creation_step::mapped);
@@ -155,7 +193,7 @@ class segment {
   /// another user or writable by group/others (a squatter could have made it).
   static segment open(std::string_view name, access a) {
     validate_name(name);
-    const std::string path = object_name(name, "/dev/shm/");
+    const std::string path = file_of(name);
     segment s(name);
     // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a symlink is ELOOP, never its target.
     s.fd_ = ::open(path.c_str(), (a == access::read_write ? O_RDWR : O_RDONLY) | open_flags);
@@ -204,9 +242,12 @@ class segment {
   /// errc::not_a_segment (a symbolic link permission_denied) and stays; another user's segment is
   /// permission_denied (/dev/shm is sticky: only its owner may remove it). Takes the object's name lock like
   /// every shmring remover (unlink_if_still_named); errc::not_ready if another process keeps holding it.
-  static bool remove(std::string_view name) {
+  /// A file path (a file-backed ring) is removed only when it is this user's and its first bytes are `magic`
+  /// (given by the caller, which knows what a ring's header starts with): any other file is not_a_segment and
+  /// stays, so a mistyped path never deletes a file that is not a ring.
+  static bool remove(std::string_view name, std::string_view magic = {}) {
     validate_name(name);
-    const std::string path = object_name(name, "/dev/shm/");
+    const std::string path = file_of(name);
     struct stat st{};
     if (::lstat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) return false;
@@ -239,6 +280,16 @@ class segment {
     if (!S_ISREG(opened.st_mode))
       throw error(errc::not_a_segment, name,
                   path + " is " + file_type(opened.st_mode) + ", not a shared-memory segment; left as it is");
+    if (is_file_path(name)) {
+      if (opened.st_uid != ::geteuid())
+        throw error(errc::permission_denied, name,
+                    "the file is owned by uid " + std::to_string(opened.st_uid) + "; only its owner may remove it");
+      char first[16] = {};
+      const std::size_t want = std::min(magic.size(), sizeof first);
+      if (want != 0 && (::pread(s.fd_, first, want, 0) != static_cast<ssize_t>(want) ||
+                        std::memcmp(first, magic.data(), want) != 0))
+        throw error(errc::not_a_segment, name, path + " does not start with a ring header; left as it is");
+    }
     if (!s.lock_name())
       throw error(errc::not_ready, name,
                   "another process holds the segment's name lock (it is removing or retiring the segment) and "
@@ -351,6 +402,18 @@ class segment {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// The descriptor of the shm object.
   [[nodiscard]] int fd() const noexcept { return fd_; }
+  /// Whether the segment is a file-backed ring's file (its name is a path).
+  [[nodiscard]] bool file_backed() const noexcept { return is_file_path(name_); }
+  /// What names the object for wake addresses (event/channel.hpp): the name of a /dev/shm segment; for a file,
+  /// its device and inode, so that every spelling of its path (a symbolic link to a directory on the way, a bind
+  /// mount) reaches the same address.
+  [[nodiscard]] std::string identity() const {
+    if (!file_backed()) return name_;
+    struct stat st{};
+    if (::fstat(fd(), &st) != 0) throw error(errc::system_error, name_, "fstat failed", errno);
+    return "file:" + std::to_string(static_cast<std::uint64_t>(st.st_dev)) + ":" +
+           std::to_string(static_cast<std::uint64_t>(st.st_ino));
+  }
 
   /// Takes an exclusive lock on byte b without blocking. False if another description holds it.
   [[nodiscard]] bool try_lock(lock_byte b) const noexcept { return lock_op(b, F_WRLCK, F_OFD_SETLK) == 0; }
@@ -451,7 +514,14 @@ class segment {
   // posix_fallocate in steps of this many bytes; the modification time is refreshed after each (see reserve).
   static constexpr std::uint64_t reserve_step = std::uint64_t{256} << 20;
 
-  explicit segment(std::string_view name) : name_(name), path_(object_name(name, "/dev/shm/")) {}
+  explicit segment(std::string_view name) : name_(name), path_(file_of(name)) {}
+
+  /// The directory a ring's file is in, for messages: "/dev/shm", or a file ring's parent directory.
+  static std::string where(std::string_view name) {
+    if (!is_file_path(name)) return "/dev/shm";
+    const std::size_t slash = name.rfind('/');
+    return slash == 0 ? std::string("/") : std::string(name.substr(0, slash));
+  }
 
   static std::string file_type(mode_t m) {
     if (S_ISFIFO(m)) return "a FIFO";
@@ -474,7 +544,7 @@ class segment {
   [[noreturn]] void throw_no_space(std::uint64_t size, int err) const {
     const auto free = bytes_free();
     throw error(errc::no_space, name_,
-                "the segment needs " + std::to_string(size) + " bytes; /dev/shm has " +
+                "the segment needs " + std::to_string(size) + " bytes; " + where(name_) + " has " +
                     (free ? std::to_string(*free) : std::string("an unknown number of")) + " bytes free (statvfs)",
                 err);
   }
@@ -499,7 +569,7 @@ class segment {
       if (size > memory)
         throw error(errc::no_space, name_,
                     "the segment needs " + std::to_string(size) + " bytes, more than this machine's memory and swap (" +
-                        std::to_string(memory) + " bytes); /dev/shm is a tmpfs");
+                        std::to_string(memory) + " bytes); " + where(name_) + " is a tmpfs");
     }
     // In steps, refreshing the modification time after each: until its header is ready a segment counts as
     // abandoned once unmodified for stale_setup_grace (stale.hpp), and reserving gigabytes takes a while.
@@ -509,10 +579,40 @@ class segment {
       do rc = ::posix_fallocate(fd_, static_cast<off_t>(done), static_cast<off_t>(n));
       while (rc == EINTR);
       if (rc == ENOSPC || rc == ENOMEM || rc == EDQUOT || rc == EFBIG) throw_no_space(size, rc);
+      if (rc == EOPNOTSUPP || rc == EINVAL)  // glibc emulates fallocate where it can; these file systems refuse
+        throw error(errc::unsupported, name_,
+                    where(name_) + " cannot reserve a file's space (posix_fallocate: " + std::string(std::strerror(rc)) +
+                        "); a ring needs every page reserved, so it cannot live there",
+                    rc);
       if (rc != 0) throw error(errc::system_error, name_, "posix_fallocate failed", rc);
       done += n;
       (void)::futimens(fd_, nullptr);
     }
+  }
+
+  /// A file ring on a disk file system: posix_fallocate left its extents "unwritten", so the first write to each
+  /// page later makes every msync commit a metadata change (ext4: a journal commit, milliseconds) instead of
+  /// writing data only. Writing the zeros once, at create, and syncing them makes every later sync a data-only
+  /// one (bench/results/xeon/2026-12-02-durable.md). Not on a tmpfs (its pages are memory; nothing to convert).
+  void write_extents(std::uint64_t size) {
+    struct statfs fs{};
+    if (::fstatfs(fd_, &fs) == 0 && fs.f_type == TMPFS_MAGIC) return;
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+    static const std::byte zeros[4096] = {};
+    for (std::uint64_t done = 0; done < size;) {
+      const std::uint64_t n = std::min<std::uint64_t>(chunk, size - done);
+      for (std::uint64_t k = 0; k < n;) {
+        const std::size_t w = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof zeros, n - k));
+        const ssize_t r = ::pwrite(fd_, zeros, w, static_cast<off_t>(done + k));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) throw_no_space(size, errno);
+        if (r <= 0) throw error(errc::system_error, name_, "writing the new file's zeros failed", r < 0 ? errno : EIO);
+        k += static_cast<std::uint64_t>(r);
+      }
+      done += n;
+      (void)::futimens(fd_, nullptr);  // as in reserve(): a slow creation does not look abandoned
+    }
+    if (::fdatasync(fd_) != 0) throw error(errc::system_error, name_, "fdatasync of the new file failed", errno);
   }
 
   void unmap() noexcept {
@@ -538,7 +638,7 @@ class segment {
   }
 
   std::string name_;
-  std::string path_;  // "/dev/shm/shmring-<name>": built once, so unlink and stat need no allocation
+  std::string path_;  // file_of(name): built once, so unlink and stat need no allocation
   int fd_ = -1;
   void* map_ = nullptr;
   std::uint64_t mapped_size_ = 0;

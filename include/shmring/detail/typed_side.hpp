@@ -144,7 +144,13 @@ class producer_side : public side_common<Ring> {
   using common::common;
 
   /// Wait-free. Copies one element from v; false when full (or corrupted). Wakes a sleeping consumer.
-  bool try_push_one(const void* v) noexcept { return this->after_try(this->ring_.try_push_bytes(v)); }
+  bool try_push_one(const void* v) noexcept {
+    bool pushed = this->ring_.try_push_bytes(v);
+    if (SHMRING_UNLIKELY(!pushed) && this->ep_.refresh_durable_tail()) pushed = this->ring_.try_push_bytes(v);
+    const bool ok = this->after_try(pushed);
+    if (ok) durable(sync_policy::commit);
+    return ok;
+  }
 
   /// Pushes one element, waiting while the ring is full. Throws errc::peer_dead if the consumer dies meanwhile,
   /// errc::corrupted if its index is impossible, errc::closed once the consumer closed.
@@ -160,8 +166,11 @@ class producer_side : public side_common<Ring> {
 
   /// Wait-free. Pushes as many of the n elements at in as fit, published with one index store; returns how many.
   std::size_t try_push_some(const void* in, std::size_t n) noexcept {
-    const std::size_t k = this->ring_.try_push_n_bytes(in, n);
+    std::size_t k = this->ring_.try_push_n_bytes(in, n);
+    if (SHMRING_UNLIKELY(k < n) && this->ep_.refresh_durable_tail())  // file ring under batch/commit: see attachment
+      k += this->ring_.try_push_n_bytes(static_cast<const std::byte*>(in) + k * this->ring_.slot_size(), n - k);
     if (SHMRING_LIKELY(k != 0) && SHMRING_UNLIKELY(!this->notify_peer())) return 0;  // truncated: none will arrive
+    if (k != 0) durable(sync_policy::batch);
     if (k < n) detail::bump(this->stats_->stalls);
     return k;
   }
@@ -181,11 +190,23 @@ class producer_side : public side_common<Ring> {
 
  private:
   bool push_until(const void* v, std::chrono::steady_clock::time_point deadline) {
-    return this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); }, deadline);
+    const bool ok =
+        this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); }, deadline);
+    if (ok) durable(sync_policy::commit);
+    return ok;
+  }
+
+  /// A file-backed ring whose policy is at least `p` (batch: batch calls; commit: every call): syncs what this
+  /// producer published (detail::attachment::sync_written). One load and a predictable branch otherwise.
+  void durable(sync_policy p) noexcept {
+    const sync_policy mine = this->ep_.durability();
+    if (SHMRING_UNLIKELY(mine != sync_policy::none && mine >= p))
+      (void)this->ep_.sync_written(this->ring_.producer_index());
   }
 
   poll_result room() noexcept {
     if (SHMRING_UNLIKELY(this->ep_.truncated())) return poll_result::corrupted;  // reported as truncated
+    (void)this->ep_.refresh_durable_tail();  // a file ring under batch/commit: the room storage knows of
     if (this->ring_.producer_poll()) return poll_result::ready;
     if (this->ring_.producer_corrupted()) return poll_result::corrupted;
     return this->ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;

@@ -17,7 +17,9 @@ namespace shmring {
 /// The first 8 bytes of every segment: "SHMRING\0".
 inline constexpr std::uint8_t layout_magic[8] = {'S', 'H', 'M', 'R', 'I', 'N', 'G', 0};
 /// Bumped whenever any offset, field or record format changes.
-inline constexpr std::uint32_t layout_version = 3;  // 3: wait_line::sleeping may say 2 (sleeping_fd)
+inline constexpr std::uint32_t layout_version = 4;  // 3: wait_line::sleeping may say 2 (sleeping_fd)
+                                                    // 4: file-backed rings (segment flags 2 and 4) and their
+                                                    //    checksummed message records (record flag 0x40, trailer)
 /// The value the creator release-stores into `control_line::ready` once the header is complete: "REDY".
 inline constexpr std::uint32_t ready_value = 0x59444552u;
 /// Largest capacity accepted for a typed ring (elements) and a message ring (bytes): 2^40.
@@ -32,6 +34,9 @@ enum class segment_kind : std::uint32_t {
 /// Flags in info_line::flags.
 enum segment_flags : std::uint32_t {
   flag_persistent = 1u << 0,  ///< never removed automatically; only by shmring::remove or remove_stale
+  flag_file_backed = 1u << 1,  ///< layout 4: the ring lives in a regular file named by a path (always persistent)
+  flag_record_checksums = 1u << 2,  ///< layout 4: message rings only: every data record carries flag_checksummed
+                                    ///< and an 8-byte CRC-32C trailer (layout/record.hpp); set with file_backed
 };
 
 namespace layout {

@@ -10,6 +10,10 @@
 // - A message larger than the largest record is cut into fragments: the first carries flag_first_fragment, the
 //   last flag_last_fragment (a whole message carries both); all carry the message's sequence, type, flags,
 //   timestamp and total length, so the consumer checks that every fragment belongs where it finds it.
+// - Layout 4: in a ring whose header says flag_record_checksums (a file-backed ring), every data record carries
+//   flag_checksummed and an 8-byte trailer after its padded payload: the CRC-32C of its 32 header bytes and its
+//   payload, and its length again. A record's size is then size_of(length, trailer_size); every size rule below
+//   takes the trailer as a parameter (0 in a /dev/shm ring, whose records are as in layout 3).
 #pragma once
 
 #include <shmring/config.hpp>
@@ -35,6 +39,7 @@ namespace record {
 inline constexpr std::uint32_t header_size = 32;  ///< bytes of a data record's header
 inline constexpr std::uint32_t alignment = 8;     ///< every record starts at a multiple of 8 bytes
 inline constexpr std::uint32_t prefix_size = 8;   ///< bytes of a padding record that carry meaning
+inline constexpr std::uint32_t trailer_size = 8;  ///< layout 4: bytes of a checksummed record's trailer
 
 inline constexpr std::uint8_t kind_data = 1;     ///< a header and a payload follow
 inline constexpr std::uint8_t kind_padding = 2;  ///< skip to the end of the data area
@@ -46,8 +51,9 @@ inline constexpr std::uint8_t flag_encrypted = 0x04;
 inline constexpr std::uint8_t flag_last_fragment = 0x08;   ///< the last (or only) record of a message
 inline constexpr std::uint8_t flag_first_fragment = 0x10;  ///< the first (or only) record of a message
 inline constexpr std::uint8_t flag_resync = 0x20;          ///< first record of a new producer session, see below
+inline constexpr std::uint8_t flag_checksummed = 0x40;     ///< layout 4: a trailer follows (file-backed rings' checksummed records)
 inline constexpr std::uint8_t user_flags = 0x07;           ///< the flags a sender chooses
-inline constexpr std::uint8_t known_flags = 0x3f;          ///< anything else set is corruption
+inline constexpr std::uint8_t known_flags = 0x7f;          ///< anything else set is corruption
 
 /// A record header as it lies in the data area (little-endian, 32 bytes, at a multiple of 8).
 struct header {
@@ -84,6 +90,14 @@ inline void write_header(std::byte* dst, const header& h) noexcept {
   std::memcpy(dst + offsetof(header, timestamp_ns), &h.timestamp_ns, sizeof h.timestamp_ns);
 }
 
+/// Layout 4: a checksummed record's trailer, at size_of(length) bytes from the record's start (little-endian).
+struct trailer_words {
+  std::uint32_t crc;     // +0 CRC-32C (ring/crc32c.hpp) of the record's 32 header bytes, then its length payload bytes
+  std::uint32_t length;  // +4 the header's length again
+};
+static_assert(sizeof(trailer_words) == trailer_size && offsetof(trailer_words, crc) == 0 &&
+              offsetof(trailer_words, length) == 4);
+
 /// The 16-bit tag a record carries for a payload type that declares `shmring_type_name` (send_typed): FNV-1a of
 /// the name folded to 16 bits, never 0 (0 means "no tag"). A receiver whose type declares another name refuses
 /// the message (errc::type_mismatch). Sixteen bits tell types apart by accident only 1 time in 65,535: a check
@@ -96,14 +110,15 @@ constexpr std::uint16_t tag_of(std::string_view name) noexcept {
   return t == 0 ? std::uint16_t{1} : t;
 }
 
-/// Bytes a data record of `payload` bytes occupies: header + payload rounded up to 8.
-constexpr std::uint64_t size_of(std::uint64_t payload) noexcept {
-  return (header_size + payload + (alignment - 1)) & ~std::uint64_t{alignment - 1};
+/// Bytes a data record of `payload` bytes occupies: header + payload rounded up to 8, + the trailer (0 or
+/// trailer_size: see the file comment).
+constexpr std::uint64_t size_of(std::uint64_t payload, std::uint64_t trailer = 0) noexcept {
+  return ((header_size + payload + (alignment - 1)) & ~std::uint64_t{alignment - 1}) + trailer;
 }
 
-/// The largest payload one record of a ring of `capacity` bytes carries: capacity/2 - 32, at most 1 GiB.
-constexpr std::uint64_t max_payload(std::uint64_t capacity) noexcept {
-  return std::min<std::uint64_t>(capacity / 2 - header_size, max_message_size);
+/// The largest payload one record of a ring of `capacity` bytes carries: capacity/2 - 32 - trailer, at most 1 GiB.
+constexpr std::uint64_t max_payload(std::uint64_t capacity, std::uint64_t trailer = 0) noexcept {
+  return std::min<std::uint64_t>(capacity / 2 - header_size - trailer, max_message_size);
 }
 
 /// The fragmentation rule of the format: the payload bytes of the record a writer puts at byte index pos for a
@@ -114,12 +129,13 @@ constexpr std::uint64_t max_payload(std::uint64_t capacity) noexcept {
 /// (when at least 8 payload bytes fit before the end; otherwise the end is padded): such a message needs its
 /// payload plus a few headers, never a padding record's worth of waste.
 constexpr std::uint64_t fragment_length(std::uint64_t pos, std::uint64_t total, std::uint64_t left,
-                                        std::uint64_t capacity, std::uint64_t max_payload) noexcept {
+                                        std::uint64_t capacity, std::uint64_t max_payload,
+                                        std::uint64_t trailer = 0) noexcept {
   const std::uint64_t len = std::min(left, max_payload);
   if (total <= max_payload) return len;
   const std::uint64_t to_end = capacity - (pos & (capacity - 1));
-  if (size_of(len) <= to_end || to_end < header_size + alignment) return len;
-  return to_end - header_size;  // a multiple of 8: the record ends exactly at the end of the area
+  if (size_of(len, trailer) <= to_end || to_end < header_size + trailer + alignment) return len;
+  return to_end - header_size - trailer;  // a multiple of 8: the record ends exactly at the end of the area
 }
 
 /// Bytes all records of an n-byte message take when its first record is written at byte index pos (its
@@ -127,13 +143,13 @@ constexpr std::uint64_t fragment_length(std::uint64_t pos, std::uint64_t total, 
 /// fragmented message's first record until release relies on it: the whole message fits when this is at most the
 /// capacity. UINT64_MAX if max_payload is 0.
 constexpr std::uint64_t span_of(std::uint64_t pos, std::uint64_t n, std::uint64_t capacity,
-                                std::uint64_t max_payload) noexcept {
+                                std::uint64_t max_payload, std::uint64_t trailer = 0) noexcept {
   if (max_payload == 0) return ~std::uint64_t{0};
   const std::uint64_t start = pos;
   std::uint64_t left = n;
   do {
-    const std::uint64_t len = fragment_length(pos, n, left, capacity, max_payload);
-    const std::uint64_t size = size_of(len);
+    const std::uint64_t len = fragment_length(pos, n, left, capacity, max_payload, trailer);
+    const std::uint64_t size = size_of(len, trailer);
     const std::uint64_t off = pos & (capacity - 1);
     pos += off + size <= capacity ? size : (capacity - off) + size;
     left -= len;

@@ -76,7 +76,9 @@ class message_producer : public detail::endpoint_base {
   [[nodiscard]] bool try_send(std::span<const std::byte> payload, message_type t = message_type::data,
                               message_flags f = message_flags::none) noexcept {
     if (SHMRING_LIKELY(writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f),
-                                         [this] { return stamp(); }))) {
+                                         [this] { return stamp(); })) ||
+        (SHMRING_UNLIKELY(ep_.refresh_durable_tail()) &&  // a file ring under batch/commit: see attachment
+         writer_.try_write(payload, static_cast<std::uint32_t>(t), static_cast<std::uint8_t>(f), [this] { return stamp(); }))) {
       notify_peer();
       count(payload.size());
       return true;
@@ -128,6 +130,8 @@ class message_producer : public detail::endpoint_base {
   /// Nothing when there is no room, n is too large, a reservation is open already, or the ring is corrupted.
   [[nodiscard]] std::optional<std::span<std::byte>> try_reserve(std::size_t n) noexcept {
     if (std::byte* p = writer_.try_reserve(n); SHMRING_LIKELY(p != nullptr)) return std::span<std::byte>(p, n);
+    if (ep_.refresh_durable_tail())  // a file ring under batch/commit: see attachment
+      if (std::byte* p = writer_.try_reserve(n)) return std::span<std::byte>(p, n);
     detail::bump(stats_->stalls);
     if (SHMRING_UNLIKELY(writer_.corrupted())) detail::mark_corrupted(*stats_);
     return std::nullopt;
@@ -207,6 +211,7 @@ class message_producer : public detail::endpoint_base {
   template <class BeforePublish>
   void relay_flush(BeforePublish&& before_publish) {
     if (writer_.flush(before_publish)) notify_peer();
+    durable(sync_policy::batch);
   }
   /// Producer thread only. Gives up o after some of it was published: the consumer drops it when the next message
   /// (flag_resync) starts. True if o had been started.
@@ -268,9 +273,18 @@ class message_producer : public detail::endpoint_base {
   /// with options::timestamps = false.
   [[nodiscard]] std::uint64_t stamp() const noexcept { return timestamps_ ? detail::timestamp_ns() : 0; }
 
+  /// After each whole message published (every path: try_send, send, commit, relay).
   void count(std::uint64_t bytes) noexcept {
     detail::bump(stats_->messages);
     detail::bump(stats_->bytes, bytes);
+    durable(sync_policy::commit);
+  }
+
+  /// A file-backed ring whose policy is at least `p` (batch: relay_flush; commit: every message): syncs what this
+  /// producer published (detail::attachment::sync_written). One load and a predictable branch otherwise.
+  void durable(sync_policy p) noexcept {
+    const sync_policy mine = ep_.durability();
+    if (SHMRING_UNLIKELY(mine != sync_policy::none && mine >= p)) (void)ep_.sync_written(writer_.head_index());
   }
 
   bool try_send_fast(std::span<const std::byte> payload, message_type t, message_flags f, std::uint16_t tag = 0) {
@@ -341,6 +355,7 @@ class message_producer : public detail::endpoint_base {
     return wait_until(
         [this, want] {
           if (SHMRING_UNLIKELY(ep_.truncated())) return poll_result::corrupted;  // reported as truncated
+          (void)ep_.refresh_durable_tail();  // a file ring under batch/commit: the room storage knows of
           if (writer_.poll_room(want)) return poll_result::ready;
           if (writer_.corrupted()) return poll_result::corrupted;
           return ep_.peer_closed() ? poll_result::closed : poll_result::not_ready;

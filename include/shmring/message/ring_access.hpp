@@ -45,7 +45,8 @@ inline void check_message_ring(std::string_view name, const layout::header_snaps
 inline byte_ring_memory message_memory(const attachment& ep) {
   check_message_ring(ep.name(), ep.snapshot());
   auto& h = ep.header();
-  return {&h.head.value, &h.tail.value, ep.data(), ep.snapshot().capacity};
+  const bool checksums = (ep.snapshot().flags & flag_record_checksums) != 0;
+  return {&h.head.value, ep.tail_for_writer(), ep.data(), ep.snapshot().capacity, checksums ? record::trailer_size : 0u};
 }
 
 inline std::atomic<std::uint64_t>& stat_word(layout::stats_line& l, std::size_t i) noexcept { return l.reserved[i]; }

@@ -22,6 +22,7 @@ struct byte_ring_memory {
   std::atomic<std::uint64_t>* tail;  ///< next byte the consumer reads; stored by the consumer only
   std::byte* data;                   ///< capacity bytes, 8-byte aligned
   std::uint64_t capacity;            ///< a power of two >= min_message_capacity
+  std::uint32_t trailer = 0;         ///< layout 4: record::trailer_size when records are checksummed, else 0
 };
 
 /// A message ring with its memory on the heap: the indices on lines of their own and the data area.

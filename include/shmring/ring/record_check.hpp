@@ -7,6 +7,7 @@
 
 #include <shmring/config.hpp>
 #include <shmring/layout/record.hpp>
+#include <shmring/ring/crc32c.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +30,8 @@ struct checked {
 struct area {
   const std::byte* data;     ///< capacity bytes
   std::uint64_t capacity;    ///< a power of two, >= min_message_capacity
-  std::uint64_t max_payload; ///< record::max_payload(capacity)
+  std::uint64_t max_payload; ///< record::max_payload(capacity, trailer)
+  std::uint32_t trailer = 0; ///< layout 4: record::trailer_size when every data record must be checksummed, else 0
 };
 
 namespace detail {
@@ -43,7 +45,10 @@ inline checked invalid(const char* why) noexcept {
 /// Checks the record at byte offset `off` (a multiple of 8, below capacity) of the area, with `avail` (> 0) bytes
 /// published from there by the producer. Copies the header out of the area once (its first 8 bytes, then all 32
 /// for a data record) and checks only the copy, so a peer changing the bytes meanwhile cannot make a checked
-/// value unchecked. Reads nothing outside [off, off + 32) and nothing past the published bytes.
+/// value unchecked. Reads nothing outside [off, off + 32) and nothing past the published bytes, except in a ring of
+/// checksummed records (a.trailer != 0), where it reads the whole record once to compare its CRC-32C with its
+/// trailer: a torn record (a power cut that kept only some of its pages) or one from an older lap (whose trailer
+/// does not match its header) is invalid.
 [[nodiscard]] inline checked check(const area& a, std::uint64_t off, std::uint64_t avail) noexcept {
   using detail::invalid;
   if (avail < prefix_size) return invalid("fewer than 8 bytes published at a record boundary");
@@ -66,7 +71,7 @@ inline checked invalid(const char* why) noexcept {
   if (h.kind != kind_data) return invalid("record changed while it was read");
   if ((h.flags & ~known_flags) != 0) return invalid("record with unknown flag bits");
   if (h.length > a.max_payload) return invalid("record length exceeds the largest record of this ring");
-  const std::uint64_t size = size_of(h.length);
+  const std::uint64_t size = size_of(h.length, a.trailer);
   if (off + size > a.capacity) return invalid("record runs past the end of the data area");
   if (size > avail) return invalid("record runs past the producer's index");
   if (h.message_length > max_message_size) return invalid("message length over max_message_size");
@@ -79,6 +84,17 @@ inline checked invalid(const char* why) noexcept {
   if (first && !last && (h.length == 0 || h.length >= h.message_length))
     return invalid("first fragment that is empty or not a fragment");
   if (!first && h.length == 0) return invalid("empty continuation fragment");
+  if (((h.flags & flag_checksummed) != 0) != (a.trailer != 0))
+    return invalid(a.trailer != 0 ? "record without a checksum in a ring of checksummed records"
+                                  : "checksummed record in a ring without checksums");
+  if (a.trailer != 0) {
+    trailer_words t{};
+    std::memcpy(&t, a.data + off + size_of(h.length), sizeof t);  // inside [off, off + size): checked above
+    if (t.length != h.length) return invalid("record trailer does not repeat the record's length (torn record)");
+    if (t.crc != crc32c::of(a.data + off, header_size + std::size_t{h.length}))
+      return invalid("record checksum mismatch (torn or unsynced record)");
+    if (std::memcmp(&c.h, a.data + off, header_size) != 0) return invalid("record changed while it was read");
+  }
   c.kind = checked::kind_t::data;
   c.size = size;
   return c;

@@ -72,7 +72,8 @@ class record_reader {
         data_(m.data),
         capacity_(m.capacity),
         mask_(m.capacity - 1),
-        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0),
+        trailer_(m.trailer == record::trailer_size ? record::trailer_size : 0),
+        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity, trailer_) : 0),
         delivered_word_(delivered_word) {
     // SYNC POINT READ: adoption. Pairs with the release stores of the sides that ran before us.
     tail_ = tail_idx_->load(std::memory_order_acquire);
@@ -189,7 +190,7 @@ class record_reader {
         if (avail == 0) return status::empty;
       }
       const std::uint64_t off = ahead_ & mask_;
-      const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, off, avail);
+      const record::checked c = record::check(record::area{data_, capacity_, max_payload_, trailer_}, off, avail);
       if (!c.ok()) {
         fail(c.why);
         where_ = ahead_;
@@ -287,7 +288,7 @@ class record_reader {
   /// Reads the record at tail_ (avail > 0 bytes published from there), checks it (record::check) and acts on it.
   step parse(std::uint64_t avail) {
     const std::uint64_t off = tail_ & mask_;
-    const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, off, avail);
+    const record::checked c = record::check(record::area{data_, capacity_, max_payload_, trailer_}, off, avail);
     if (!c.ok()) return bad(c.why);
     if (c.kind == record::checked::kind_t::padding) {
       tail_ += c.size;
@@ -340,7 +341,7 @@ class record_reader {
       // A message that fits the ring whole is held: the tail stays at its first record until release(), so a
       // consumer that dies while reassembling or holding it leaves it to the next one. A larger one cannot be
       // held (the producer needs its room back): its records are freed as they are read.
-      const bool hold = record::span_of(tail_, h.message_length, capacity_, max_payload_) <= capacity_;
+      const bool hold = record::span_of(tail_, h.message_length, capacity_, max_payload_, trailer_) <= capacity_;
       buf_.clear();
       buf_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(h.message_length, 4 * capacity_)));
       buf_.insert(buf_.end(), payload, payload + h.length);
@@ -386,7 +387,7 @@ class record_reader {
   bool producer_can_continue() const noexcept {
     const std::uint64_t left = meta_.length - buf_.size();
     const std::uint64_t size =
-        record::size_of(record::fragment_length(cached_head_, meta_.length, left, capacity_, max_payload_));
+        record::size_of(record::fragment_length(cached_head_, meta_.length, left, capacity_, max_payload_, trailer_), trailer_);
     const std::uint64_t off = cached_head_ & mask_;
     const std::uint64_t need = off + size <= capacity_ ? size : (capacity_ - off) + size;
     return capacity_ - (cached_head_ - held_tail_) >= need;
@@ -425,6 +426,7 @@ class record_reader {
   const std::byte* data_;
   std::uint64_t capacity_;
   std::uint64_t mask_;
+  std::uint32_t trailer_;  // 0, or record::trailer_size in a ring of checksummed records (layout 4)
   std::uint64_t max_payload_;
   std::atomic<std::uint64_t>* delivered_word_;
 

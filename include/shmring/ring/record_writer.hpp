@@ -8,6 +8,7 @@
 #include <shmring/config.hpp>
 #include <shmring/layout/record.hpp>
 #include <shmring/ring/byte_memory.hpp>
+#include <shmring/ring/crc32c.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -50,8 +51,9 @@ class record_writer {
         data_(m.data),
         capacity_(m.capacity),
         mask_(m.capacity - 1),
-        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity) : 0),
-        max_try_(record::valid_capacity(m.capacity) ? max_try_write(m.capacity) : 0),
+        trailer_(m.trailer == record::trailer_size ? record::trailer_size : 0),
+        max_payload_(record::valid_capacity(m.capacity) ? record::max_payload(m.capacity, trailer_) : 0),
+        max_try_(record::valid_capacity(m.capacity) ? max_try_write(m.capacity, trailer_) : 0),
         seq_word_(sequence_word),
         next_seq_(next_sequence),
         resync_pending_(resync_first) {
@@ -71,8 +73,9 @@ class record_writer {
   /// fragments fill the bytes up to the end of the data area instead of padding them (fragment_at), so a message
   /// needs its payload plus at most three 32-byte headers (or two and under 40 bytes of padding). A larger one may
   /// never fit whole (1000 bytes need 1096 in a 1024-byte ring), so try_write() refuses it at once, always.
-  static constexpr std::uint64_t max_try_write(std::uint64_t capacity) noexcept {
-    return std::min<std::uint64_t>(capacity - 3 * record::header_size, max_message_size);
+  /// Checksummed records (trailer 8) need 3 * (32 + 8) bytes instead.
+  static constexpr std::uint64_t max_try_write(std::uint64_t capacity, std::uint64_t trailer = 0) noexcept {
+    return std::min<std::uint64_t>(capacity - 3 * (record::header_size + trailer), max_message_size);
   }
 
   /// Producer side only. Wait-free. Writes the whole message (fragmented if larger than max_payload()) and
@@ -86,7 +89,7 @@ class record_writer {
     const std::uint64_t n = payload.size();
     if (SHMRING_UNLIKELY(corrupted_ || reserved_ || n > max_message_size)) return false;
     if (SHMRING_LIKELY(n <= max_payload_)) {  // one record: the hot path
-      const std::uint64_t size = record::size_of(n);
+      const std::uint64_t size = record::size_of(n, trailer_);
       const std::uint64_t need = room_at(head_, size);
       if (free_at(head_) < need && (!refresh_tail() || free_at(head_) < need)) return false;
       const std::uint64_t seq = begin_message();
@@ -127,7 +130,7 @@ class record_writer {
         break;
       }
       const std::uint64_t len = piece_at(pos, o);
-      const std::uint64_t size = record::size_of(len);
+      const std::uint64_t size = record::size_of(len, trailer_);
       const std::uint64_t need = room_at(pos, size);
       if (free_at(pos) < need) {
         if (refreshed) break;
@@ -139,7 +142,8 @@ class record_writer {
         if (free_at(pos) < need) break;
       }
       const bool last = o.sent + len == o.size;
-      std::uint8_t f = static_cast<std::uint8_t>((o.flags & record::user_flags) | (last ? record::flag_last_fragment : 0));
+      std::uint8_t f = static_cast<std::uint8_t>((o.flags & record::user_flags) | (last ? record::flag_last_fragment : 0) |
+                                                 checksum_flag());
       if (!o.started) {
         o.sequence = begin_message();
         o.started = true;
@@ -183,7 +187,7 @@ class record_writer {
 
   /// Producer side only. Bytes of free space the next record of o needs (its padding included).
   [[nodiscard]] std::uint64_t room_needed(const outgoing& o) const noexcept {
-    return room_at(head_, record::size_of(piece_at(head_, o)));
+    return room_at(head_, record::size_of(piece_at(head_, o), trailer_));
   }
 
   /// Producer side only. The next message starts with sequence s (a relay keeps the sequence of the ring it
@@ -210,7 +214,7 @@ class record_writer {
   /// a reservation is open or the ring is corrupted. Nothing is visible to the consumer before commit().
   [[nodiscard]] std::byte* try_reserve(std::uint64_t n) noexcept {
     if (SHMRING_UNLIKELY(corrupted_ || reserved_ || n > max_payload_)) return nullptr;
-    const std::uint64_t size = record::size_of(n);
+    const std::uint64_t size = record::size_of(n, trailer_);
     const std::uint64_t need = room_at(head_, size);
     if (free_at(head_) < need && (!refresh_tail() || free_at(head_) < need)) return nullptr;
     reserved_ = true;
@@ -230,8 +234,9 @@ class record_writer {
                            first_flags(flags, true), 0, type,
                            static_cast<std::uint32_t>(used), seq, timestamp_ns};
     record::write_header(data_ + (res_pos_ & mask_), h);
+    if (trailer_ != 0) write_trailer(data_ + (res_pos_ & mask_), h.length);
     reserved_ = false;
-    publish(res_pos_ + record::size_of(used));
+    publish(res_pos_ + record::size_of(used, trailer_));
   }
 
   /// Producer side only. Drops the open reservation; nothing becomes visible.
@@ -283,7 +288,7 @@ class record_writer {
   /// of a padding record of 40 bytes or more). A whole message (total <= max_payload) stays one record, padded if
   /// it would cross: it is read in place, never reassembled. The consumer accepts any fragment length.
   std::uint64_t fragment_at(std::uint64_t pos, std::uint64_t total, std::uint64_t left) const noexcept {
-    return record::fragment_length(pos, total, left, capacity_, max_payload_);  // the format's fragmentation rule
+    return record::fragment_length(pos, total, left, capacity_, max_payload_, trailer_);  // the format's fragmentation rule
   }
 
   /// fragment_at, cut at the end of the bytes a relayed piece holds (o.limit).
@@ -293,12 +298,12 @@ class record_writer {
 
   /// Bytes all records of an n-byte message take when written from head_.
   std::uint64_t need_whole(std::uint64_t n) const noexcept {
-    return record::span_of(head_, n, capacity_, max_payload_);  // the format's fragmentation rule
+    return record::span_of(head_, n, capacity_, max_payload_, trailer_);  // the format's fragmentation rule
   }
 
   /// The flags of a message's first record; takes the pending resync.
   std::uint8_t first_flags(std::uint8_t user, bool last) noexcept {
-    unsigned f = (user & record::user_flags) | record::flag_first_fragment;
+    unsigned f = (user & record::user_flags) | record::flag_first_fragment | checksum_flag();
     if (last) f |= record::flag_last_fragment;
     if (resync_pending_) {
       f |= record::flag_resync;
@@ -323,7 +328,7 @@ class record_writer {
 
   /// Writes h and its payload at pos, after a padding record if it would cross the end; returns the index after.
   std::uint64_t put(std::uint64_t pos, const record::header& h, const std::byte* payload) noexcept {
-    const std::uint64_t size = record::size_of(h.length);
+    const std::uint64_t size = record::size_of(h.length, trailer_);
     std::uint64_t off = pos & mask_;
     if (off + size > capacity_) {
       pad(off);
@@ -332,7 +337,18 @@ class record_writer {
     }
     record::write_header(data_ + off, h);
     if (h.length != 0) std::memcpy(data_ + off + record::header_size, payload, h.length);
+    if (trailer_ != 0) write_trailer(data_ + off, h.length);
     return pos + size;
+  }
+
+  /// flag_checksummed when this ring's records carry a trailer.
+  std::uint8_t checksum_flag() const noexcept { return trailer_ != 0 ? record::flag_checksummed : 0; }
+
+  /// Layout 4: the trailer of the record at rec (header and payload written): the CRC-32C of the 32 header bytes
+  /// and the payload, as they lie in the ring (this side wrote them and nobody else writes there).
+  static void write_trailer(std::byte* rec, std::uint32_t length) noexcept {
+    const record::trailer_words t{crc32c::of(rec, record::header_size + std::size_t{length}), length};
+    std::memcpy(rec + record::size_of(length), &t, sizeof t);
   }
 
   void publish(std::uint64_t pos) noexcept {
@@ -363,6 +379,7 @@ class record_writer {
   std::byte* data_;
   std::uint64_t capacity_;
   std::uint64_t mask_;
+  std::uint32_t trailer_;  // 0, or record::trailer_size in a ring of checksummed records (layout 4)
   std::uint64_t max_payload_;
   std::uint64_t max_try_;
   std::atomic<std::uint64_t>* seq_word_;

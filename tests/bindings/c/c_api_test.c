@@ -314,6 +314,28 @@ static void test_refusals(void) {
   CHECK(shmring_remove("bad/name") == SHMRING_INVALID_NAME);
 }
 
+/* Issue 18: a name that begins with '/' is a file-backed ring's path; it flows through the C ABI unchanged. The
+ * ring outlives both handles (file rings are persistent) and shmring_remove removes it. */
+static void test_file_ring(void) {
+  char path[128];
+  char buf[64];
+  shmring_message_producer* mp = NULL;
+  shmring_message_consumer* mc = NULL;
+  shmring_message_info info;
+  snprintf(path, sizeof path, "/tmp/test-c-file-%ld.ring", (long)getpid());
+  (void)shmring_remove(path);
+  CHECK(shmring_message_producer_create(path, 4096, NULL, &mp) == SHMRING_OK);
+  CHECK(shmring_message_producer_send(mp, "durable", 7, 1, 0) == SHMRING_OK);
+  shmring_message_producer_free(mp);
+  CHECK(access(path, F_OK) == 0); /* still there with no side attached */
+  CHECK(shmring_message_consumer_open(path, 0, NULL, &mc) == SHMRING_OK);
+  CHECK(shmring_message_consumer_try_receive(mc, buf, sizeof buf, &info) == SHMRING_OK);
+  CHECK(info.length == 7 && memcmp(buf, "durable", 7) == 0);
+  shmring_message_consumer_free(mc);
+  CHECK(shmring_remove(path) == SHMRING_OK);
+  CHECK(access(path, F_OK) != 0);
+}
+
 int main(int argc, char** argv) {
   if (argc == 5) { /* a child: role and the three names */
     snprintf(msg_name, sizeof msg_name, "%s", argv[2]);
@@ -329,6 +351,7 @@ int main(int argc, char** argv) {
   remove_all();
   atexit(remove_all); /* every segment goes, whatever failed */
   test_refusals();
+  test_file_ring();
   test_messages(argv[0]);
   test_typed(argv[0]);
   if (failures != 0) {
