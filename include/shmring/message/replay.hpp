@@ -235,7 +235,7 @@ class message_replay {
     if (h - pos_ > capacity_) return overrun();  // lapped: the producer wrote a whole ring past us
     while (pos_ != h) {
       const std::uint64_t off = pos_ & (capacity_ - 1);
-      const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, off, h - pos_);
+      const record::checked c = record::check(record::area{data_, capacity_, max_payload_, trailer_}, off, h - pos_);
       const std::size_t before = buf_.size();
       if (c.kind == record::checked::kind_t::data)
         buf_.insert(buf_.end(), data_ + off + record::header_size, data_ + off + record::header_size + c.h.length);
@@ -323,7 +323,10 @@ class message_replay {
         header_(std::launder(reinterpret_cast<const layout::header*>(seg_.data()))),
         data_(seg_.data() + snap.data_offset),
         capacity_(snap.capacity),
-        max_payload_(record::max_payload(snap.capacity)),
+        // Layout 4: a ring whose header says record_checksums (a file-backed ring) has a trailer on every data
+        // record; record::check then verifies each record's CRC-32C, so a torn record is never delivered.
+        trailer_((snap.flags & flag_record_checksums) != 0 ? record::trailer_size : 0),
+        max_payload_(record::max_payload(snap.capacity, trailer_)),
         initial_(snap.initial_index),
         window_(o.write_window) {
     reset(load_tail());
@@ -348,7 +351,7 @@ class message_replay {
   /// The most bytes past head the producer may be writing before its next index store (the file comment).
   std::uint64_t window_at(std::uint64_t h) const noexcept {
     if (window_ != 0) return window_ > capacity_ ? capacity_ : window_;
-    const std::uint64_t largest = record::size_of(max_payload_);
+    const std::uint64_t largest = record::size_of(max_payload_, trailer_);
     const std::uint64_t to_end = capacity_ - (h & (capacity_ - 1));
     return largest <= to_end ? largest : to_end + largest;
   }
@@ -405,13 +408,13 @@ class message_replay {
     while (p != to) {
       if (budget == 0 || !detail::index_at_least(to, p)) return false;
       --budget;
-      const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, p & (capacity_ - 1), h - p);
+      const record::checked c = record::check(record::area{data_, capacity_, max_payload_, trailer_}, p & (capacity_ - 1), h - p);
       if (!c.ok()) return false;
       if (c.kind == record::checked::kind_t::data && ch.accept(c.h) == detail::replay_chain::verdict::bad) return false;
       p += c.size;
     }
     if (to != h) {  // the record at `to` must continue the chain too
-      const record::checked c = record::check(record::area{data_, capacity_, max_payload_}, p & (capacity_ - 1), h - p);
+      const record::checked c = record::check(record::area{data_, capacity_, max_payload_, trailer_}, p & (capacity_ - 1), h - p);
       if (!c.ok()) return false;
       if (c.kind == record::checked::kind_t::data && ch.accept(c.h) == detail::replay_chain::verdict::bad) return false;
     }
@@ -450,6 +453,7 @@ class message_replay {
   const layout::header* header_;
   const std::byte* data_;
   std::uint64_t capacity_;
+  std::uint32_t trailer_;  // 0, or record::trailer_size in a ring of checksummed records (layout 4)
   std::uint64_t max_payload_;
   std::uint64_t initial_;
   std::uint64_t window_;
