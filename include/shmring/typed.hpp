@@ -32,8 +32,9 @@ namespace detail {
 template <element T>
 ring<T> typed_ring_of(const attachment& ep) {
   auto& h = ep.header();
-  return ring<T>(ring_memory<T>{&h.head.value, &h.tail.value, std::launder(reinterpret_cast<T*>(typed_slots(ep))),
-                                ep.snapshot().capacity});
+  // validated: the header's slot stride and format are what ring<T> computes for T (layout::validate)
+  return ring<T>(ring_memory<T>{&h.head.value, &h.tail.value, typed_slots(ep), ep.snapshot().capacity,
+                                ep.snapshot().initial_index});
 }
 
 }  // namespace detail

@@ -219,8 +219,8 @@ namespace {
 struct raw_ring {
   alignas(64) std::atomic<std::uint64_t> head{0};
   alignas(64) std::atomic<std::uint64_t> tail{0};
-  std::array<std::uint64_t, 8> slots{};
-  shmring::ring_memory<std::uint64_t> memory() { return {&head, &tail, slots.data(), slots.size()}; }
+  alignas(64) std::array<std::byte, 8 * shmring::ring<std::uint64_t>::slot_stride> slots{};  // zero: empty
+  shmring::ring_memory<std::uint64_t> memory() { return {&head, &tail, slots.data(), 8, 0}; }
 };
 }  // namespace
 
