@@ -18,8 +18,10 @@
 //   to (index - initial_index) + 1 for the element it holds. A consumer whose cache says "empty" first looks at
 //   the slot's own turn: when it is exactly the value its private tail expects, the slot is published and the
 //   hand-off moved one cache line (the slot's) instead of two (head's, then the slot's). Otherwise it reads head
-//   as before. Zero memory is an empty ring (no turn is 0 for 2^64 - 1 elements), a turn from an older lap never
-//   equals the expected value, and head/tail stay exact for batches, observers, the wake-up protocol and checks.
+//   as before, but only after turn_only_polls empty polls in a row: a consumer spinning on an empty ring then
+//   holds only the slot's line, not head's. Zero memory is an empty ring (no turn is 0 for 2^64 - 1 elements),
+//   a turn from an older lap never equals the expected value, and head/tail stay exact for batches, observers,
+//   the wake-up protocol and checks.
 //   The consumer never writes a slot line, so slot lines only travel from producer to consumer.
 #pragma once
 
@@ -186,12 +188,11 @@ class slot_ring {
 
   /// Consumer side only. Wait-free. The oldest element's slot in place (no copy), or nullptr when empty or
   /// corrupted. The pointer stays valid until pop_front(). Across processes the bytes are the producer's.
+  /// Turn slots: an empty answer may come from the turn alone (turn_only_polls); every element an honest producer's
+  /// push has returned for is seen by its turn.
   [[nodiscard]] const void* front_bytes() noexcept {
     const std::uint64_t t = cons_.tail;
-    if (cons_.cached_head == t && !take_turn(t)) {
-      std::uint64_t avail = 0;
-      if (!refresh_head(t, avail) || avail == 0) return nullptr;
-    }
+    if (cons_.cached_head == t && !look_again(t)) return nullptr;
     return element_at(t);
   }
 
@@ -230,14 +231,23 @@ class slot_ring {
   /// Consumer side only. The index the next pop will read.
   [[nodiscard]] std::uint64_t consumer_index() const noexcept { return cons_.tail; }
 
-  /// Consumer side only. Looks at the next slot's turn word, then re-reads the producer's index (acquire), and
-  /// says whether an element is waiting. Used by waiting calls between attempts (and as their last check before
-  /// sleeping: a false answer has read head, wait.hpp's S4); false also when corrupted.
+  /// Consumer side only. Looks at the next slot's turn word, then (see turn_only_polls) re-reads the producer's
+  /// index (acquire), and says whether an element is waiting. Used by waiting calls between attempts and as their
+  /// last check before sleeping (wait.hpp S4); false also when corrupted.
   [[nodiscard]] bool consumer_poll() noexcept {
-    std::uint64_t avail = 0;
-    return !cons_.corrupted && (cons_.cached_head != cons_.tail || take_turn(cons_.tail) ||
-                                (refresh_head(cons_.tail, avail) && avail != 0));
+    return !cons_.corrupted && (cons_.cached_head != cons_.tail || look_again(cons_.tail));
   }
+
+  /// Turn slots: how many consecutive empty polls (front_bytes, try_pop_bytes, consumer_poll) look at the next
+  /// slot's turn only, before every further one also reads head. Reading head while the ring is empty would share
+  /// the producer's head line with this core, so its next head store would wait for that line again and (stores
+  /// become visible in order) delay the turn store behind it: the second line of the hand-off. Head still has the
+  /// last word: after this many polls, and at once after the ring was adopted, every empty poll reads it, so a
+  /// waiting call's last check before it sleeps (wait.hpp S4, after spin_iterations polls) reads head as before,
+  /// an element whose producer died between its head and its turn store is delivered, and a head that is
+  /// impossible is found. (S4 reading only the turn would be enough for an honest producer too: its turn store,
+  /// like its head store, precedes its wake check W3.)
+  static constexpr std::uint32_t turn_only_polls = 1024;
 
   /// Producer side only. Re-reads the consumer's index (acquire) and says whether a slot is free.
   [[nodiscard]] bool producer_poll(std::uint64_t want = 1) noexcept {
@@ -326,6 +336,21 @@ class slot_ring {
     // (producer), which follows the element bytes.
     if (turn_at(t)->load(std::memory_order_acquire) != t - turn_base_) return false;
     cons_.cached_head = t + 1;  // the producer stored head (>= t + 1) before this turn
+    cons_.turn_misses = 0;
+    return true;
+  }
+
+  // Consumer, its cache saying empty: the turn of slot t, then (packed slots, or after turn_only_polls empty
+  // polls in a row) head. True when an element is there.
+  bool look_again(std::uint64_t t) noexcept {
+    if (take_turn(t)) return true;
+    if (slot_.has_turn() && cons_.turn_misses < turn_only_polls) {
+      ++cons_.turn_misses;
+      return false;
+    }
+    std::uint64_t avail = 0;
+    if (!refresh_head(t, avail) || avail == 0) return false;
+    cons_.turn_misses = 0;
     return true;
   }
 
@@ -393,6 +418,7 @@ class slot_ring {
   struct alignas(cache_line) consumer_state {
     std::uint64_t tail = 0;
     std::uint64_t cached_head = 0;
+    std::uint32_t turn_misses = turn_only_polls;  // empty polls that looked at the turn only; adoption reads head
     bool corrupted = false;
   } cons_;
 };
