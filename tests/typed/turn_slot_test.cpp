@@ -255,6 +255,18 @@ TEST_CASE("a batch pop trusts head, not the turns", "[ring][turn][corruption]") 
   CHECK(r.consumer_corrupted());
 }
 
+TEST_CASE("a head behind a turn the consumer accepted marks it corrupted", "[ring][turn][corruption]") {
+  raw_ring m(0);
+  hostile_ring r(m.memory());
+  m.publish_turn(0);  // a turn without head: the poll believes it ...
+  REQUIRE(r.consumer_poll());
+  std::array<std::uint64_t, 4> out{};
+  // ... and the batch pop, which reads head, finds head behind it: a lie, not an empty ring to poll forever.
+  CHECK(r.try_pop_n(out) == 0);
+  CHECK(r.consumer_corrupted());
+  CHECK_FALSE(r.consumer_poll());
+}
+
 TEST_CASE("a producer stores head before the turns and leaves the other slots' words alone", "[ring][turn]") {
   raw_ring m(7);
   hostile_ring r(m.memory());

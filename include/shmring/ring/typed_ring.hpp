@@ -378,7 +378,10 @@ class slot_ring {
     if (cons_.corrupted) return false;
     // SYNC POINT READ: slot contents. Pairs with the release store of head in publish() (producer).
     const std::uint64_t h = head_idx_->load(std::memory_order_acquire);
-    if (SHMRING_UNLIKELY(h - t > capacity_)) {  // head behind tail, or more than capacity ahead of it
+    // Head behind tail, more than capacity ahead of it, or behind what we already know: head only grows, and a
+    // turn we accepted (take_turn) was stored after a head that covers it, so an honest head is never behind our
+    // cache. (Without the last check a lying turn could make a batch pop and a poll disagree forever.)
+    if (SHMRING_UNLIKELY(h - t > capacity_ || h - t < cons_.cached_head - t)) {
       mark_consumer_corrupted();
       return false;
     }
