@@ -328,8 +328,8 @@ class slot_ring {
   // Consumer: whether slot t is published by its own turn word; if so, the cache says one more element is there.
   // The turn must equal the value computed from our private t, so a hostile producer cannot make us read outside
   // the ring (the slot index is masked), accept a slot twice (t only grows) or loop: a turn that claims a slot
-  // behind head is the producer's word against itself, delivered as bytes behind a lying head would be, and
-  // refresh_head() marks us corrupted once our tail has passed its head.
+  // beyond head is the producer's word against itself, delivered as bytes behind a lying head would be, and
+  // refresh_head() marks us corrupted once it finds head behind our tail or our cache.
   bool take_turn(std::uint64_t t) noexcept {
     if (!slot_.has_turn() || cons_.corrupted) return false;
     // SYNC POINT READ: slot contents (one line). Pairs with the release store of the turn in publish()
