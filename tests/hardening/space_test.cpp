@@ -135,7 +135,7 @@ SHMRING_CHILD(in_small_shm) {
     report_create([&] { (void)producer<std::uint64_t>::create(name, 64); });
   } else if (what == "cycle") {
     // 8 MiB of ring, then another file takes every byte left: the ring's pages must already be its own.
-    constexpr std::uint64_t capacity = 8 * MiB / 8;
+    constexpr std::uint64_t capacity = 8 * MiB / ring<std::uint64_t>::slot_stride;  // layout 4: 16-byte slots
     auto p = producer<std::uint64_t>::create(name, capacity);
     auto c = consumer<std::uint64_t>::open(name);
     fill_shm();
