@@ -24,6 +24,7 @@
 #include <shmring/shmring.hpp>
 
 #include <array>
+#include <csignal>
 #include <atomic>
 #include <cstring>
 #include <random>
@@ -162,6 +163,55 @@ TEST_CASE("a consumer on a ring whose producer writes turn words but not head en
   hostile.kill_now();
   CHECK_FALSE(c.try_pop().has_value());
   CHECK(code_of([&] { (void)c.pop(); }) == errc::corrupted);
+}
+
+// args: name. Pushes mix(0..honest-1) honestly, then publishes one more element as a producer that dies between
+// its two stores would: the bytes and head, but no turn; then it dies (SIGKILL) without detaching.
+SHMRING_CHILD(dies_between_head_and_turn) {
+  auto p = producer<std::uint64_t>::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i) p.push(mix(i));
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  std::uint32_t stride = 0, format = 0;
+  std::memcpy(&stride, &h.info.slot_stride, 4);
+  std::memcpy(&format, &h.info.slot_format, 4);
+  if (format != 1 || stride != 16) return 2;  // the 8-byte element's turn slot, element at +8
+  const std::uint64_t n = h.head.value.load(std::memory_order_relaxed), v = mix(honest);
+  std::memcpy(m.data() + h.control.data_offset + (n & (capacity - 1)) * stride + 8, &v, 8);
+  h.head.value.store(n + 1, std::memory_order_release);
+  ::raise(SIGKILL);
+  return 1;
+}
+
+TEST_CASE("an element whose producer died between its head and its turn store is still delivered",
+          "[hardening][turn]") {
+  const bool batch = GENERATE(false, true);
+  CAPTURE(batch);
+  segment_guard g("dies-mid-publish");
+  // No spinning: the waits look at the turn alone for fewer polls than turn_only_polls, so the element is found
+  // by the re-read of head after the producer's death (or, if it dies late, once the polls add up).
+  options o = opts();
+  o.wait.spin_iterations = 0;
+  auto c = consumer<std::uint64_t>::create(g.name(), capacity, o);
+  child_process p("dies_between_head_and_turn", {g.name()});
+  std::uint64_t got = 0;
+  const errc e = code_of([&] {
+    std::array<std::uint64_t, 3> buf{};
+    for (;;) {
+      if (batch) {
+        const std::size_t n = c.pop_n(buf);
+        for (std::size_t k = 0; k < n; ++k) REQUIRE(buf[k] == mix(got++));
+      } else {
+        const std::uint64_t v = c.pop();
+        REQUIRE(v == mix(got));
+        ++got;
+      }
+    }
+  });
+  CHECK(e == errc::peer_dead);
+  CHECK(got == honest + 1);  // every element, the last one by head alone
+  CHECK(p.wait() == 128 + SIGKILL);
+  CHECK_FALSE(c.corrupted());
 }
 
 TEST_CASE("a producer waiting on a ring whose consumer turns hostile gets corrupted", "[hardening][corruption]") {

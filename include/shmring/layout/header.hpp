@@ -194,7 +194,7 @@ struct slot_shape {
 /// Otherwise packed. size and align as a typed expectation has them (size a multiple of align, align <= 4096).
 constexpr slot_shape typed_slot_shape(std::uint64_t size, std::uint64_t align) noexcept {
   const std::uint64_t e = align > 8 ? align : 8;
-  if (size <= cache_line && e + size <= cache_line)
+  if (size != 0 && size <= cache_line && e + size <= cache_line)  // (0 bytes: packed of stride 0, refused)
     return {slot_format::turn, static_cast<std::uint32_t>(std::bit_ceil(e + size)), static_cast<std::uint32_t>(e)};
   return {slot_format::packed, static_cast<std::uint32_t>(size), 0};
 }

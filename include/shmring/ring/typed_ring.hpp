@@ -249,6 +249,10 @@ class slot_ring {
   /// like its head store, precedes its wake check W3.)
   static constexpr std::uint32_t turn_only_polls = 1024;
 
+  /// Consumer side only. The next empty poll reads head, whatever the turn says (for a waiting call whose producer
+  /// died: an element it published by head but not by turn is then still delivered).
+  void consumer_read_head_next() noexcept { cons_.turn_misses = turn_only_polls; }
+
   /// Producer side only. Re-reads the consumer's index (acquire) and says whether a slot is free.
   [[nodiscard]] bool producer_poll(std::uint64_t want = 1) noexcept {
     std::uint64_t free = capacity_ - (prod_.head - prod_.cached_tail);
