@@ -243,10 +243,11 @@ class slot_ring {
   /// the producer's head line with this core, so its next head store would wait for that line again and (stores
   /// become visible in order) delay the turn store behind it: the second line of the hand-off. Head still has the
   /// last word: after this many polls, and at once after the ring was adopted, every empty poll reads it, so a
-  /// waiting call's last check before it sleeps (wait.hpp S4, after spin_iterations polls) reads head as before,
-  /// an element whose producer died between its head and its turn store is delivered, and a head that is
-  /// impossible is found. (S4 reading only the turn would be enough for an honest producer too: its turn store,
-  /// like its head store, precedes its wake check W3.)
+  /// waiting call's last check before it sleeps (wait.hpp S4, after spin_iterations = 4096 polls by default)
+  /// reads head as before, an element whose producer died between its head and its turn store is delivered (the
+  /// waiting calls also ask for a head read when the producer died or closed: consumer_read_head_next), and a
+  /// head that is impossible is found. With fewer spins S4 may read the turn only, which is enough for the proof:
+  /// an honest producer's turn store, like its head store, precedes its wake check W3.
   static constexpr std::uint32_t turn_only_polls = 1024;
 
   /// Consumer side only. The next empty poll reads head, whatever the turn says (for a waiting call whose producer
