@@ -35,7 +35,8 @@ struct outcome {
 
 namespace detail {
 // Element shapes: size, alignment (turn: 1..56 bytes; packed: 64 and more).
-constexpr std::array<std::array<std::uint32_t, 2>, 8> shapes{{{1, 1}, {4, 4}, {8, 8}, {24, 8}, {48, 16}, {56, 8}, {64, 8}, {72, 8}}};
+constexpr std::array<std::array<std::uint32_t, 2>, 8> shapes{
+    {{1, 1}, {4, 4}, {8, 8}, {24, 8}, {48, 16}, {56, 8}, {64, 8}, {72, 8}}};
 
 struct reader {
   const std::uint8_t* p;
@@ -58,7 +59,8 @@ inline void check(bool ok) noexcept {
 
 // The bytes of element i of an honest producer.
 inline void honest_bytes(std::uint64_t i, std::byte* out, std::size_t size) noexcept {
-  for (std::size_t k = 0; k < size; ++k) out[k] = static_cast<std::byte>((i * 0x9e3779b97f4a7c15ull >> (k % 8 * 8)) + k);
+  for (std::size_t k = 0; k < size; ++k)
+    out[k] = static_cast<std::byte>((i * 0x9e3779b97f4a7c15ull >> (k % 8 * 8)) + k);
 }
 }  // namespace detail
 

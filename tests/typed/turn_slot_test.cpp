@@ -194,7 +194,8 @@ TEST_CASE("a consumer accepts a slot only by the exact turn of its own next inde
   CHECK(r.try_pop_n(out) == 0);
 }
 
-TEST_CASE("turns running a whole lap ahead of head deliver each index once and end corrupted", "[ring][turn][corruption]") {
+TEST_CASE("turns running a whole lap ahead of head deliver each index once and end corrupted",
+          "[ring][turn][corruption]") {
   raw_ring m(100);
   hostile_ring r(m.memory());
   // A producer that never stores head but writes correct turns for far more than the capacity: the consumer
@@ -328,7 +329,8 @@ std::uint64_t two_threads(std::uint64_t first) {
         }
         break;
       default:
-        if (const std::size_t n = r.try_pop_n(std::span<T>(out.data(), std::min<std::uint64_t>(out.size(), count - i)))) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), count - i));
+        if (const std::size_t n = r.try_pop_n(std::span<T>(out.data(), want))) {
           for (std::size_t k = 0; k < n; ++k) bad += is(out[k], i++) ? 0 : 1;
           continue;
         }

@@ -217,7 +217,8 @@ class slot_ring {
     if (slot_.stride() == slot_.size()) {  // packed: at most two contiguous runs
       const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(n, capacity_ - (t & mask_)));
       detail::copy_from_peer(dst, element_at(t), first * slot_.size());
-      if (n != first) detail::copy_from_peer(dst + first * slot_.size(), element_at(t + first), (n - first) * slot_.size());
+      if (n != first)
+        detail::copy_from_peer(dst + first * slot_.size(), element_at(t + first), (n - first) * slot_.size());
     } else {  // strided: element by element (each at most a line, so memcpy's vector moves)
       for (std::size_t i = 0; i < n; ++i) std::memcpy(dst + i * slot_.size(), element_at(t + i), slot_.size());
     }
@@ -532,7 +533,8 @@ class heap_ring : public ring<T> {
     slot_memory slots(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{align})), &free_slots);
     std::memset(slots.get(), 0, bytes);
     if constexpr (fixed_slot<sizeof(T), alignof(T)>::has_turn()) {
-      for (std::size_t i = 0; i < bytes; i += stride) ::new (static_cast<void*>(slots.get() + i)) std::atomic<std::uint64_t>(0);
+      for (std::size_t i = 0; i < bytes; i += stride)
+        ::new (static_cast<void*>(slots.get() + i)) std::atomic<std::uint64_t>(0);
     }
     return parts{std::move(idx), std::move(slots), capacity, first_index};
   }
