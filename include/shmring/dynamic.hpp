@@ -53,9 +53,11 @@ inline layout::expectation dynamic_expectation(std::string_view name, const elem
 
 inline slot_ring<runtime_slot> dynamic_ring_of(const attachment& ep) {
   auto& h = ep.header();
-  const auto& s = ep.snapshot();  // validated: element_size is the opener's, capacity * size fits the segment
-  return slot_ring<runtime_slot>(&h.head.value, ep.tail_for_writer(), typed_slots(ep), s.capacity,
-                                 runtime_slot{static_cast<std::size_t>(s.element_size)});
+  // validated: element size and alignment are the opener's, the slot stride and format what it computes for
+  // them, and capacity * stride fits the segment. The tail a producer reads: attachment::tail_for_writer.
+  const auto& s = ep.snapshot();
+  return slot_ring<runtime_slot>(&h.head.value, ep.tail_for_writer(), typed_slots(ep), s.capacity, s.initial_index,
+                                 runtime_slot(s.element_size, s.element_align));
 }
 
 /// The element of an attached typed segment, as its validated header describes it.

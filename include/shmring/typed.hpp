@@ -32,8 +32,10 @@ namespace detail {
 template <element T>
 ring<T> typed_ring_of(const attachment& ep) {
   auto& h = ep.header();
-  return ring<T>(ring_memory<T>{&h.head.value, ep.tail_for_writer(), std::launder(reinterpret_cast<T*>(typed_slots(ep))),
-                                ep.snapshot().capacity});
+  // validated: the header's slot stride and format are what ring<T> computes for T (layout::validate). The tail a
+  // producer reads is the durable one under batch/commit on a file ring (attachment::tail_for_writer).
+  return ring<T>(ring_memory<T>{&h.head.value, ep.tail_for_writer(), typed_slots(ep), ep.snapshot().capacity,
+                                ep.snapshot().initial_index});
 }
 
 }  // namespace detail

@@ -6,6 +6,7 @@
 #include "message_fuzz.cpp"
 
 #include "checksum.hpp"
+#include "corpus_files.hpp"
 #include "message_stream.hpp"
 
 #include <algorithm>
@@ -17,17 +18,7 @@
 #include <vector>
 
 namespace {
-
-std::vector<std::pair<std::string, std::vector<std::uint8_t>>> corpus() {
-  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> out;
-  for (const auto& e : std::filesystem::directory_iterator(SHMRING_FUZZ_CORPUS)) {
-    std::ifstream f(e.path(), std::ios::binary);
-    out.emplace_back(e.path().filename().string(),
-                     std::vector<std::uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()));
-  }
-  return out;
-}
-
+auto corpus() { return shmring_fuzz_replay::corpus(SHMRING_FUZZ_CORPUS); }
 }  // namespace
 
 TEST_CASE("every seed of the fuzz corpus does what its name says", "[message][fuzz]") {

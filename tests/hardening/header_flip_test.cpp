@@ -58,13 +58,14 @@ TEST_CASE("opens while a peer flips capacity, offset and size never use more tha
   segment_guard g("flip");
   constexpr std::uint64_t slots = 16;
   auto p = producer<std::uint64_t>::create(g.name(), slots);
+  constexpr std::uint64_t stride = ring<std::uint64_t>::slot_stride;  // layout 4: 16-byte turn slots
   const control_fields honest{slots, layout::data_offset_for(alignof(std::uint64_t)),
-                              layout::data_offset_for(alignof(std::uint64_t)) + slots * sizeof(std::uint64_t)};
-  // Each lie is self-consistent (size = offset + capacity * 8), so only the real size of the file can expose it.
+                              layout::data_offset_for(alignof(std::uint64_t)) + slots * stride};
+  // Each lie is self-consistent (size = offset + capacity * stride), so only the real size of the file can expose it.
   const control_fields lies[] = {
-      {std::uint64_t{1} << 20, honest.data_offset, honest.data_offset + (std::uint64_t{1} << 20) * 8},
+      {std::uint64_t{1} << 20, honest.data_offset, honest.data_offset + (std::uint64_t{1} << 20) * stride},
       {slots, honest.data_offset + 64, honest.segment_size + 64},
-      {std::uint64_t{1} << 10, honest.data_offset, honest.data_offset + (std::uint64_t{1} << 10) * 8},
+      {std::uint64_t{1} << 10, honest.data_offset, honest.data_offset + (std::uint64_t{1} << 10) * stride},
   };
 
   raw_map raw(g.name());

@@ -7,6 +7,9 @@
 // and it never touches memory outside the segment (this test runs under the asan preset too: no report, no
 // crash). Once corrupted the victim stays corrupted: its try_* calls fail and its waiting calls throw
 // errc::corrupted again, even after the hostile process is gone and the indices look sane again.
+// Layout 4's turn words too: a hostile producer that leaves head alone and writes the slots' turn words (the exact
+// value the victim's next index expects, values of other laps, random ones), so the victim delivers slots head
+// never covered; it reads only inside the slots, counts every index once, and ends corrupted.
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
@@ -21,7 +24,9 @@
 #include <shmring/shmring.hpp>
 
 #include <array>
+#include <csignal>
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -96,6 +101,117 @@ TEST_CASE("a consumer waiting on a ring whose producer turns hostile gets corrup
   CHECK(c.front() == nullptr);
   CHECK(code_of([&] { (void)c.pop(); }) == errc::corrupted);
   CHECK(code_of([&] { (void)c.pop_for(std::chrono::seconds(1)); }) == errc::corrupted);
+}
+
+// args: name. Attaches as producer, pushes mix(0..honest-1), waits until the victim consumed them, then writes
+// turn words forever, never head: in rounds, a run of wrong ones (random values, the same index's other laps)
+// over the slots, then the exact turns of the victim's next four indices.
+SHMRING_CHILD(hostile_turns) {
+  auto p = producer<std::uint64_t>::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i) p.push(mix(i));
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  const std::uint64_t init = h.control.initial_index, end = init + honest;
+  std::uint64_t stride = 0, offset = 0;
+  std::memcpy(&stride, &h.info.slot_stride, 4);
+  offset = h.control.data_offset;
+  await([&] { return h.tail.value.load(std::memory_order_acquire) == end; });
+  auto turn = [&](std::uint64_t index) {
+    return std::atomic_ref<std::uint64_t>(
+        *reinterpret_cast<std::uint64_t*>(m.data() + offset + (index & (capacity - 1)) * stride));
+  };
+  std::mt19937_64 rng(0x7a11);
+  for (;;) {
+    // Wrong turns over every slot near the victim's index (random values, the same index's other laps), which
+    // it must reject, then the exact turns of its next four indices, left in place until it has taken them.
+    const std::uint64_t t = h.tail.value.load(std::memory_order_acquire);
+    for (int round = 0; round < 20000; ++round) {
+      const std::uint64_t i = t + rng() % (2 * capacity);
+      const std::uint64_t wrong = rng() % 2 == 0 ? rng() : i - init + 1 + capacity * (1 + rng() % 3);
+      turn(i).store(wrong == i - init + 1 ? wrong + 1 : wrong, std::memory_order_release);
+    }
+    for (std::uint64_t k = 0; k < 4; ++k) turn(t + k).store(t + k - init + 1, std::memory_order_release);
+    await([&] { return h.tail.value.load(std::memory_order_acquire) != t; });
+  }
+}
+
+TEST_CASE("a consumer on a ring whose producer writes turn words but not head ends corrupted",
+          "[hardening][corruption][turn]") {
+  const bool batch = GENERATE(false, true);
+  CAPTURE(batch);
+  segment_guard g("hostile-turns");
+  auto c = consumer<std::uint64_t>::create(g.name(), capacity, opts());
+  REQUIRE(c.status().element_size == 8);
+  child_process hostile("hostile_turns", {g.name()});
+  for (std::uint64_t i = 0; i < honest; ++i) REQUIRE(c.pop() == mix(i));
+  std::uint64_t calls = 0;
+  const errc e = code_of([&] {
+    std::array<std::uint64_t, 3> buf{};
+    for (;; ++calls) {
+      if (batch)
+        (void)c.pop_n(buf);
+      else
+        (void)c.pop();
+    }
+  });
+  CAPTURE(calls);
+  CHECK(e == errc::corrupted);
+  CHECK(c.corrupted());
+  // Every slot it took on a turn alone is one index, taken once: the count of what it popped grows by one each.
+  CHECK(c.popped() >= honest);
+  CHECK(c.popped() - honest <= calls * (batch ? 3 : 1));
+  hostile.kill_now();
+  CHECK_FALSE(c.try_pop().has_value());
+  CHECK(code_of([&] { (void)c.pop(); }) == errc::corrupted);
+}
+
+// args: name. Pushes mix(0..honest-1) honestly, then publishes one more element as a producer that dies between
+// its two stores would: the bytes and head, but no turn; then it dies (SIGKILL) without detaching.
+SHMRING_CHILD(dies_between_head_and_turn) {
+  auto p = producer<std::uint64_t>::open(args.at(0), opts());
+  for (std::uint64_t i = 0; i < honest; ++i) p.push(mix(i));
+  raw_map m(args.at(0));
+  auto& h = m.h();
+  std::uint32_t stride = 0, format = 0;
+  std::memcpy(&stride, &h.info.slot_stride, 4);
+  std::memcpy(&format, &h.info.slot_format, 4);
+  if (format != 1 || stride != 16) return 2;  // the 8-byte element's turn slot, element at +8
+  const std::uint64_t n = h.head.value.load(std::memory_order_relaxed), v = mix(honest);
+  std::memcpy(m.data() + h.control.data_offset + (n & (capacity - 1)) * stride + 8, &v, 8);
+  h.head.value.store(n + 1, std::memory_order_release);
+  ::raise(SIGKILL);
+  return 1;
+}
+
+TEST_CASE("an element whose producer died between its head and its turn store is still delivered",
+          "[hardening][turn]") {
+  const bool batch = GENERATE(false, true);
+  CAPTURE(batch);
+  segment_guard g("dies-mid-publish");
+  // No spinning: the waits look at the turn alone for fewer polls than turn_only_polls, so the element is found
+  // by the re-read of head after the producer's death (or, if it dies late, once the polls add up).
+  options o = opts();
+  o.wait.spin_iterations = 0;
+  auto c = consumer<std::uint64_t>::create(g.name(), capacity, o);
+  child_process p("dies_between_head_and_turn", {g.name()});
+  std::uint64_t got = 0;
+  const errc e = code_of([&] {
+    std::array<std::uint64_t, 3> buf{};
+    for (;;) {
+      if (batch) {
+        const std::size_t n = c.pop_n(buf);
+        for (std::size_t k = 0; k < n; ++k) REQUIRE(buf[k] == mix(got++));
+      } else {
+        const std::uint64_t v = c.pop();
+        REQUIRE(v == mix(got));
+        ++got;
+      }
+    }
+  });
+  CHECK(e == errc::peer_dead);
+  CHECK(got == honest + 1);  // every element, the last one by head alone
+  CHECK(p.wait() == 128 + SIGKILL);
+  CHECK_FALSE(c.corrupted());
 }
 
 TEST_CASE("a producer waiting on a ring whose consumer turns hostile gets corrupted", "[hardening][corruption]") {

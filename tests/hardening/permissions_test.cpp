@@ -68,7 +68,8 @@ SHMRING_CHILD(other_user_creator) {
   }
   const int fd = ::shm_open(object_name(name, "/").c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
   if (fd < 0 || ::fchmod(fd, mode) != 0) return 3;
-  const std::uint64_t size = layout::data_offset_for(8) + 64 * 8;
+  const layout::slot_shape slots = layout::typed_slot_shape(8, 8);  // layout 4: the slot shape is in the header
+  const std::uint64_t size = layout::data_offset_for(8) + 64 * slots.stride;
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return 4;
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return 5;
@@ -82,6 +83,8 @@ SHMRING_CHILD(other_user_creator) {
   h->control.capacity = 64;
   h->control.data_offset = layout::data_offset_for(8);
   h->control.segment_size = size;
+  h->info.slot_stride = slots.stride;
+  h->info.slot_format = static_cast<std::uint32_t>(slots.format);
   h->info.creator_uid = nobody;
   if (how == 2) h->control.ready.store(ready_value, std::memory_order_release);
   return 0;

@@ -135,7 +135,7 @@ SHMRING_CHILD(in_small_shm) {
     report_create([&] { (void)producer<std::uint64_t>::create(name, 64); });
   } else if (what == "cycle") {
     // 8 MiB of ring, then another file takes every byte left: the ring's pages must already be its own.
-    constexpr std::uint64_t capacity = 8 * MiB / 8;
+    constexpr std::uint64_t capacity = 8 * MiB / ring<std::uint64_t>::slot_stride;  // layout 4: 16-byte slots
     auto p = producer<std::uint64_t>::create(name, capacity);
     auto c = consumer<std::uint64_t>::open(name);
     fill_shm();
@@ -221,10 +221,11 @@ TEST_CASE("a ring larger than a small /dev/shm fails to create with no_space and
     return;
   }
   const std::uint64_t header = layout::data_offset_for(8);
+  const std::uint64_t stride = ring<std::uint64_t>::slot_stride;  // layout 4: 64 Mi / 8 elements in 16-byte slots
   SECTION("typed ring of 64 MiB") {
     const outcome o = in_small_shm("typed64");
     if (skipped(o)) return;
-    check_no_space(o, header + 64 * MiB);
+    check_no_space(o, header + 64 * MiB / 8 * stride);
   }
   SECTION("message ring of 64 MiB") {
     const outcome o = in_small_shm("message64");
@@ -234,7 +235,7 @@ TEST_CASE("a ring larger than a small /dev/shm fails to create with no_space and
   SECTION("open_or_create of 64 MiB") {
     const outcome o = in_small_shm("open_or_create64");
     if (skipped(o)) return;
-    check_no_space(o, header + 64 * MiB);
+    check_no_space(o, header + 64 * MiB / 8 * stride);
   }
 }
 
@@ -245,7 +246,7 @@ TEST_CASE("creating on a full /dev/shm fails with no_space instead of SIGBUS", "
   }
   const outcome o = in_small_shm("full");
   if (skipped(o)) return;
-  check_no_space(o, layout::data_offset_for(8) + 64 * 8);
+  check_no_space(o, layout::data_offset_for(8) + 64 * ring<std::uint64_t>::slot_stride);
 }
 
 TEST_CASE("a ring keeps the memory reserved at create when another file fills /dev/shm", "[hardening][space]") {

@@ -255,3 +255,78 @@ TEST_CASE("dynamic openers are refused a ring of another element, and bad descri
   auto mc = message_consumer::create(m.name(), 4096);
   CHECK(code_of([&] { (void)dynamic_producer::open(m.name(), {8, 8}); }) == errc::kind_mismatch);
 }
+
+namespace {
+struct alignas(16) forty_eight {  // turn slots of 64 bytes, the element at +16
+  std::uint64_t w[6];
+};
+struct sixty_four {  // packed
+  std::uint64_t w[8];
+};
+struct hundred_bytes {  // packed, alignment 4
+  std::uint32_t w[25];
+};
+
+// A dynamic producer and a consumer<T>, then a producer<T> and a dynamic consumer, on one ring of T's slots.
+template <class T>
+void both_ways(const std::string& name) {
+  constexpr std::size_t words = sizeof(T) / sizeof(std::declval<T>().w[0]);
+  auto make = [](std::uint64_t i) {
+    T v{};
+    for (std::size_t k = 0; k < words; ++k) v.w[k] = static_cast<decltype(v.w[0] + 0)>(mix(i * 31 + k));
+    return v;
+  };
+  const element_info e{sizeof(T), alignof(T)};
+  {
+    segment_guard g(name + "-a");
+    auto p = dynamic_producer::create(g.name(), e, 8);
+    auto c = consumer<T>::open(g.name());
+    const auto st = c.status();
+    CHECK(st.segment_size == layout::data_offset_for(alignof(T)) + 8 * shmring::ring<T>::slot_stride);
+    std::array<T, 5> in{}, out{};
+    for (std::uint64_t round = 0; round < 6; ++round) {  // batches and singles across the wrap
+      for (std::size_t j = 0; j < in.size(); ++j) in[j] = make(round * 10 + j);
+      REQUIRE(p.try_push_n(in.data(), 3) == 3);
+      REQUIRE(p.try_push(&in[3]));
+      REQUIRE(p.try_push(&in[4]));
+      const T* f = c.front();
+      REQUIRE(f != nullptr);
+      CHECK(std::memcmp(f, &in[0], sizeof(T)) == 0);
+      c.pop_front();
+      REQUIRE(c.try_pop_n(std::span<T>(out.data(), 4)) == 4);
+      CHECK(std::memcmp(out.data(), in.data() + 1, 4 * sizeof(T)) == 0);
+    }
+  }
+  {
+    segment_guard g(name + "-b");
+    auto p = producer<T>::create(g.name(), 8);
+    auto c = dynamic_consumer::open(g.name(), e);
+    std::array<T, 5> in{}, out{};
+    for (std::uint64_t round = 0; round < 6; ++round) {
+      for (std::size_t j = 0; j < in.size(); ++j) in[j] = make(round * 10 + j);
+      REQUIRE(p.try_push_n(std::span<const T>(in.data(), 2)) == 2);
+      for (std::size_t j = 2; j < in.size(); ++j) REQUIRE(p.try_push(in[j]));
+      REQUIRE(c.try_pop(&out[0]));
+      const void* f = c.front();
+      REQUIRE(f != nullptr);
+      std::memcpy(&out[1], f, sizeof(T));
+      c.pop_front();
+      REQUIRE(c.try_pop_n(out.data() + 2, 3) == 3);
+      CHECK(std::memcmp(out.data(), in.data(), sizeof in) == 0);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("dynamic endpoints and C++ types share rings of both slot formats", "[unit][turn]") {
+  static_assert(shmring::fixed_slot<sizeof(forty_eight), 16>::has_turn());
+  static_assert(!shmring::fixed_slot<sizeof(sixty_four), 8>::has_turn());
+  CHECK(runtime_slot(48, 16).has_turn());
+  CHECK(runtime_slot(48, 16).stride() == 64);
+  CHECK(runtime_slot(48, 16).offset() == 16);
+  CHECK_FALSE(runtime_slot(64, 8).has_turn());
+  CHECK(runtime_slot(100, 4).stride() == 100);
+  both_ways<forty_eight>("dyn-fmt-48");
+  both_ways<sixty_four>("dyn-fmt-64");
+  both_ways<hundred_bytes>("dyn-fmt-100");
+}

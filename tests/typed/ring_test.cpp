@@ -219,8 +219,8 @@ namespace {
 struct raw_ring {
   alignas(64) std::atomic<std::uint64_t> head{0};
   alignas(64) std::atomic<std::uint64_t> tail{0};
-  std::array<std::uint64_t, 8> slots{};
-  shmring::ring_memory<std::uint64_t> memory() { return {&head, &tail, slots.data(), slots.size()}; }
+  alignas(64) std::array<std::byte, 8 * shmring::ring<std::uint64_t>::slot_stride> slots{};  // zero: empty
+  shmring::ring_memory<std::uint64_t> memory() { return {&head, &tail, slots.data(), 8, 0}; }
 };
 }  // namespace
 
@@ -244,7 +244,9 @@ TEST_CASE("a head that moves backwards marks the consumer corrupted", "[ring][co
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(r.try_push(i));
   for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(r.try_pop() == i);
   m.head.store(2);  // behind the consumer's tail (4)
-  CHECK_FALSE(r.try_pop().has_value());
+  // Turn slots: the empty polls right after a pop look at the next turn only (turn_only_polls), then at head.
+  for (std::uint32_t k = 0; k <= shmring::ring<std::uint64_t>::turn_only_polls; ++k)
+    CHECK_FALSE(r.try_pop().has_value());
   CHECK(r.consumer_corrupted());
 }
 

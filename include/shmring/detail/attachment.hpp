@@ -110,6 +110,8 @@ class attachment final : private registrant {
     snap.cache_line_size = static_cast<std::uint32_t>(cache_line);
     snap.element_size = e.element_size;
     snap.element_align = e.element_align;
+    snap.slot_stride = layout::data_shape_for(e).slot_stride;  // layout 4: typed rings' slot shape
+    snap.slot_format = layout::data_shape_for(e).slot_format;
     snap.capacity = e.capacity;
     snap.data_offset = layout::data_offset_for(e.element_align);
     snap.segment_size = size;
@@ -313,7 +315,7 @@ class attachment final : private registrant {
   [[nodiscard]] layout::header& header() const noexcept { return *hdr_; }
   /// The header's fixed fields as read and validated at attach.
   [[nodiscard]] const layout::header_snapshot& snapshot() const noexcept { return snap_; }
-  /// The data area: snapshot().capacity * snapshot().element_size bytes, inside the mapping.
+  /// The data area: snapshot().capacity units (typed: slots of snapshot().slot_stride bytes) inside the mapping.
   [[nodiscard]] std::byte* data() const noexcept { return seg_->data() + snap_.data_offset; }
   /// The user name of the segment.
   [[nodiscard]] const std::string& name() const noexcept { return seg_->name(); }

@@ -30,9 +30,10 @@ inline std::uint64_t checked_size(std::string_view name, const layout::expectati
     throw error(errc::invalid_argument, name,
                 "capacity " + std::to_string(e.capacity) + " is not a power of two in [1, 2^40]" +
                     (e.capacity > 1 && e.capacity <= max_capacity ? "; use " + std::to_string(std::bit_ceil(e.capacity)) : std::string()));
-  if (e.element_size == 0 || e.capacity > (std::uint64_t{1} << 46) / e.element_size)
-    throw error(errc::invalid_argument, name, "capacity times element size exceeds 2^46 bytes");
-  return layout::data_offset_for(e.element_align) + e.capacity * e.element_size;
+  const std::uint64_t unit = layout::data_shape_for(e).unit;  // typed: the slot stride (layout 4)
+  if (unit == 0 || e.capacity > (std::uint64_t{1} << 46) / unit)
+    throw error(errc::invalid_argument, name, "capacity times slot size exceeds 2^46 bytes");
+  return layout::data_offset_for(e.element_align) + e.capacity * unit;
 }
 
 /// Whether the segment is big enough for a header whose ready word says ready (maps the header if needed).

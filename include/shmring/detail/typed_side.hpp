@@ -73,13 +73,14 @@ class side_common : public endpoint_base {
 
   /// A waiting call for one element: op() (the ring's try_push_bytes or try_pop_bytes) now, else wait (poll says
   /// when op may succeed) until deadline and try again. False on timeout; throws what the wait reports.
-  template <class Op, class Poll>
-  bool one_until(Op op, Poll poll, std::chrono::steady_clock::time_point deadline) {
+  /// last(): called when the peer died while we waited; true to try op() once more before reporting it.
+  template <class Op, class Poll, class Last>
+  bool one_until(Op op, Poll poll, Last last, std::chrono::steady_clock::time_point deadline) {
     if (SHMRING_LIKELY(op())) {
       if (SHMRING_LIKELY(notify_peer())) return true;
       detail::throw_wait(wait_status::corrupted, ep_);  // truncated under the call: throw_wait says so
     }
-    return one_slow(op, poll, deadline);
+    return one_slow(op, poll, last, deadline);
   }
 
   /// Waits until poll() says ready (or closed, dead, corrupted, timeout).
@@ -104,12 +105,16 @@ class side_common : public endpoint_base {
   // errc::inherited.
   static void poison(void* r) noexcept { static_cast<Ring*>(r)->poison(); }
 
-  template <class Op, class Poll>
-  SHMRING_NOINLINE bool one_slow(Op op, Poll poll, std::chrono::steady_clock::time_point deadline) {
+  template <class Op, class Poll, class Last>
+  SHMRING_NOINLINE bool one_slow(Op op, Poll poll, Last last, std::chrono::steady_clock::time_point deadline) {
     detail::bump(stats_->stalls);
     for (;;) {
       const wait_status s = wait_for(poll, deadline);
       if (s == wait_status::timeout) return false;
+      if (s == wait_status::peer_dead && last() && op()) {
+        if (notify_peer()) return true;
+        detail::throw_wait(wait_status::corrupted, ep_);
+      }
       if (s != wait_status::ready) detail::throw_wait(s, ep_);
       if (op()) {
         if (notify_peer()) return true;
@@ -190,8 +195,9 @@ class producer_side : public side_common<Ring> {
 
  private:
   bool push_until(const void* v, std::chrono::steady_clock::time_point deadline) {
-    const bool ok =
-        this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); }, deadline);
+    // The dead consumer's last index was read by room() already: nothing to try again.
+    const bool ok = this->one_until([this, v] { return this->ring_.try_push_bytes(v); }, [this] { return room(); },
+                                    [] { return false; }, deadline);
     if (ok) durable(sync_policy::commit);
     return ok;
   }
@@ -270,13 +276,25 @@ class consumer_side : public side_common<Ring> {
     for (;;) {
       if (const std::size_t n = try_pop_some(out, max); n != 0) return n;
       const wait_status s = this->wait_for([this] { return data(); }, std::chrono::steady_clock::time_point::max());
+      if (s == wait_status::peer_dead && head_again()) {
+        if (const std::size_t n = try_pop_some(out, max); n != 0) return n;  // reads head
+      }
       if (s != wait_status::ready) detail::throw_wait(s, this->ep_);
     }
   }
 
  private:
   bool pop_until(void* out, std::chrono::steady_clock::time_point deadline) {
-    return this->one_until([this, out] { return this->ring_.try_pop_bytes(out); }, [this] { return data(); }, deadline);
+    return this->one_until([this, out] { return this->ring_.try_pop_bytes(out); }, [this] { return data(); },
+                           [this] { return head_again(); }, deadline);
+  }
+
+  // The producer died while we waited: our polls may have looked at the next turn only (turn slots,
+  // slot_ring::turn_only_polls), and an element whose head it stored before it died, but not its turn, must still
+  // be delivered. The next poll reads head.
+  bool head_again() noexcept {
+    this->ring_.consumer_read_head_next();
+    return true;
   }
 
   poll_result data() noexcept {
@@ -284,7 +302,9 @@ class consumer_side : public side_common<Ring> {
     if (this->ring_.consumer_poll()) return poll_result::ready;
     if (this->ring_.consumer_corrupted()) return poll_result::corrupted;
     if (!this->ep_.peer_closed()) return poll_result::not_ready;
-    // Closed: its last index store came before that state, and the acquire above made it visible.
+    // Closed: its last index store came before that state, and the acquire above made it visible. Head, not
+    // only the next turn (an earlier producer may have died between the two stores of its last element).
+    this->ring_.consumer_read_head_next();
     if (this->ring_.consumer_poll()) return poll_result::ready;
     return this->ring_.consumer_corrupted() ? poll_result::corrupted : poll_result::closed;
   }

@@ -18,7 +18,8 @@ namespace shmring {
 inline constexpr std::uint8_t layout_magic[8] = {'S', 'H', 'M', 'R', 'I', 'N', 'G', 0};
 /// Bumped whenever any offset, field or record format changes.
 inline constexpr std::uint32_t layout_version = 4;  // 3: wait_line::sleeping may say 2 (sleeping_fd)
-                                                    // 4: file-backed rings (segment flags 2 and 4) and their
+                                                    // 4: typed rings' turn slots (info_line +56/+60);
+                                                    //    file-backed rings (segment flags 2 and 4) and their
                                                     //    checksummed message records (record flag 0x40, trailer)
 /// The value the creator release-stores into `control_line::ready` once the header is complete: "REDY".
 inline constexpr std::uint32_t ready_value = 0x59444552u;
@@ -112,6 +113,8 @@ struct alignas(cache_line) info_line {
   std::uint32_t creator_uid;  // the owner; an opener refuses a segment owned by someone else
   std::uint8_t type_name[40]; // typed rings: the element type's declared name (shmring_type_name), NUL-padded;
                               // all zero when the type declares none. Message rings: zero.
+  std::uint32_t slot_stride;  // layout 4, typed rings: bytes per slot (typed_slot_shape); message rings: 0
+  std::uint32_t slot_format;  // layout 4, typed rings: slot_format (0 packed, 1 turn); message rings: 0
 };
 
 /// The whole header: nine lines, then the data area at `data_offset`.
@@ -155,7 +158,8 @@ static_assert(offsetof(attach_slot, state) == 0 && offsetof(attach_slot, pid) ==
               offsetof(attach_slot, attach_ns) == 24);
 static_assert(offsetof(attach_line, producer) == 0 && offsetof(attach_line, consumer) == 32);
 static_assert(offsetof(info_line, created_ns) == 0 && offsetof(info_line, flags) == 8 &&
-              offsetof(info_line, creator_uid) == 12 && offsetof(info_line, type_name) == 16);
+              offsetof(info_line, creator_uid) == 12 && offsetof(info_line, type_name) == 16 &&
+              offsetof(info_line, slot_stride) == 56 && offsetof(info_line, slot_format) == 60);
 /// The longest element type name a segment stores (info_line::type_name).
 inline constexpr std::size_t max_type_name = sizeof(info_line::type_name);
 static_assert(offsetof(header, control) == 0 * cache_line);
@@ -175,6 +179,36 @@ constexpr std::uint64_t data_offset_for(std::uint64_t element_align) noexcept {
   const std::uint64_t a = element_align > cache_line ? element_align : cache_line;
   return (sizeof(header) + a - 1) / a * a;
 }
+
+/// How a typed ring's slot holds its element (info_line::slot_format, docs/layout.md "Typed ring data area").
+enum class slot_format : std::uint32_t {
+  packed = 0,  ///< the element alone, slots of element_size bytes back to back (elements too big for "turn")
+  turn = 1,    ///< a 64-bit turn word at +0 and the element at +element_offset, in a slot that divides a line
+};
+
+/// The shape of one slot of a typed ring: decided from the element's size and alignment and the cache line only,
+/// so creator and opener compute the same one (the header stores it, and an opener checks it against its own).
+struct slot_shape {
+  slot_format format;
+  std::uint32_t stride;          ///< bytes from one slot to the next
+  std::uint32_t element_offset;  ///< bytes from the slot's start to the element (0 for packed)
+};
+
+/// The turn format wherever the element and its 8-byte word fit a cache line: element at E = max(8, align), stride
+/// bit_ceil(E + size) (a divisor of the line, so with the line-aligned data area no slot straddles two lines).
+/// Otherwise packed. size and align as a typed expectation has them (size a multiple of align, align <= 4096).
+constexpr slot_shape typed_slot_shape(std::uint64_t size, std::uint64_t align) noexcept {
+  const std::uint64_t e = align > 8 ? align : 8;
+  if (size != 0 && size <= cache_line && e + size <= cache_line)  // (0 bytes: packed of stride 0, refused)
+    return {slot_format::turn, static_cast<std::uint32_t>(std::bit_ceil(e + size)), static_cast<std::uint32_t>(e)};
+  return {slot_format::packed, static_cast<std::uint32_t>(size), 0};
+}
+static_assert(cache_line != 64 || (typed_slot_shape(8, 8).stride == 16 && typed_slot_shape(4, 4).stride == 16 &&
+                                   typed_slot_shape(1, 1).stride == 16 && typed_slot_shape(24, 8).stride == 32 &&
+                                   typed_slot_shape(48, 16).stride == 64 && typed_slot_shape(56, 8).stride == 64 &&
+                                   typed_slot_shape(64, 8).format == slot_format::packed &&
+                                   typed_slot_shape(32, 32).stride == 64),
+              "docs/layout.md: the slot shapes of the examples in \"Typed ring data area\"");
 
 /// The reserved words of the stats lines that message rings use (docs/layout.md, "Message ring data area").
 namespace stats_word {

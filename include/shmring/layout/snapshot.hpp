@@ -39,6 +39,8 @@ struct header_snapshot {
   std::uint32_t flags = 0;
   std::uint32_t creator_uid = 0;
   std::uint8_t type_name[max_type_name] = {};
+  std::uint32_t slot_stride = 0;  // layout 4: typed rings' bytes per slot; message rings 0
+  std::uint32_t slot_format = 0;  // layout 4: typed rings' slot_format; message rings 0
 
   /// The segment kind, if it is one this build knows (validated snapshots always are).
   [[nodiscard]] segment_kind segment_kind_value() const noexcept { return static_cast<segment_kind>(kind); }
@@ -77,6 +79,8 @@ inline header_snapshot read_snapshot(const header& h) noexcept {
   detail::copy_field(s.flags, h.info.flags);
   detail::copy_field(s.creator_uid, h.info.creator_uid);
   std::memcpy(s.type_name, h.info.type_name, sizeof s.type_name);
+  detail::copy_field(s.slot_stride, h.info.slot_stride);
+  detail::copy_field(s.slot_format, h.info.slot_format);
   return s;
 }
 
@@ -96,6 +100,8 @@ inline void write_snapshot(header& h, const header_snapshot& s) noexcept {
   h.info.flags = s.flags;
   h.info.creator_uid = s.creator_uid;
   std::memcpy(h.info.type_name, s.type_name, sizeof s.type_name);
+  h.info.slot_stride = s.slot_stride;
+  h.info.slot_format = s.slot_format;
 }
 
 /// What an opener expects of a header. capacity 0 means "whatever the segment has".
@@ -107,9 +113,23 @@ struct expectation {
   std::string_view type_name = {};  ///< typed rings: the element type's declared name, or empty
 };
 
+/// What info_line::slot_stride / slot_format hold for a ring of this expectation, and the bytes of data area per
+/// unit of capacity (typed: the slot stride; message: element_size, i.e. 1). Computed by creator and opener alike.
+struct data_shape {
+  std::uint32_t slot_stride;  ///< the header field: typed_slot_shape().stride, or 0 for a message ring
+  std::uint32_t slot_format;  ///< the header field: typed_slot_shape().format, or 0 for a message ring
+  std::uint64_t unit;         ///< data-area bytes per unit of capacity
+};
+constexpr data_shape data_shape_for(const expectation& e) noexcept {
+  if (e.kind != segment_kind::typed) return {0, 0, e.element_size};
+  const slot_shape sh = typed_slot_shape(e.element_size, e.element_align);
+  return {sh.stride, static_cast<std::uint32_t>(sh.format), sh.stride};
+}
+
 /// Checks every field of a snapshot against this build and the opener's expectation, and the declared size
 /// against the real one. Throws shmring::error naming the field. After it returns, every size the snapshot
-/// declares is consistent: data_offset + capacity * element_size == segment_size <= real_size.
+/// declares is consistent: data_offset + capacity * unit == segment_size <= real_size (unit: data_shape_for(want),
+/// the slot stride of a typed ring), and slot_stride / slot_format are what this program computes for the element.
 inline void validate(const header_snapshot& h, std::uint64_t real_size, const expectation& want, std::string_view name) {
   auto num = [](std::uint64_t v) { return std::to_string(v); };
   if (std::memcmp(h.magic, layout_magic, sizeof layout_magic) != 0)
@@ -144,13 +164,18 @@ inline void validate(const header_snapshot& h, std::uint64_t real_size, const ex
   if (want.capacity != 0 && cap != want.capacity)
     throw error(errc::capacity_mismatch, name,
                 "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
-  if (want.element_size == 0 || cap > (std::uint64_t{1} << 46) / want.element_size)
-    throw error(errc::corrupted, name, "capacity " + num(cap) + " times element size exceeds 2^46 bytes");
+  const data_shape shape = data_shape_for(want);
+  if (h.slot_stride != shape.slot_stride || h.slot_format != shape.slot_format)
+    throw error(errc::layout_mismatch, name,
+                "slot stride " + num(h.slot_stride) + " and format " + num(h.slot_format) + " in the segment, " +
+                    num(shape.slot_stride) + " and " + num(shape.slot_format) + " in this program");
+  if (shape.unit == 0 || cap > (std::uint64_t{1} << 46) / shape.unit)
+    throw error(errc::corrupted, name, "capacity " + num(cap) + " times slot size exceeds 2^46 bytes");
   const std::uint64_t offset = data_offset_for(want.element_align);
   if (h.data_offset != offset)
     throw error(errc::layout_mismatch, name,
                 "data offset is " + num(h.data_offset) + " in the segment, " + num(offset) + " in this program");
-  const std::uint64_t declared = offset + cap * want.element_size;
+  const std::uint64_t declared = offset + cap * shape.unit;
   if (h.segment_size != declared)
     throw error(errc::layout_mismatch, name,
                 "declared size is " + num(h.segment_size) + ", its fields make " + num(declared));
