@@ -182,6 +182,15 @@ class attachment final : private registrant {
         ep.recovery_ = recover_message_ring(*h, snap, ep.data());
         head = ep.recovery_.head_after;
       }
+      // A file-backed typed ring of turn slots likewise: head back to the last element whose turn says it is whole.
+      // Only while the other side is not alive either: a live consumer may have taken elements by head alone (a
+      // producer killed between its head and turn stores, docs/layout.md) and must never see head move back
+      // under what it has cached. A live side also means no power cut since it attached, so nothing is torn.
+      if ((snap.flags & flag_file_backed) != 0 && snap.kind == static_cast<std::uint32_t>(segment_kind::typed) &&
+          !ep.seg_->locked_by_other(s == side::producer ? lock_byte::consumer : lock_byte::producer)) {
+        ep.recovery_ = recover_typed_ring(*h, snap, ep.data());
+        head = ep.recovery_.head_after;
+      }
       ep.synced_head_ = head;
       ep.take_side(/*fresh=*/false);
       ep.seg_->unlock(lock_byte::admin);
@@ -501,7 +510,7 @@ class attachment final : private registrant {
     if (seg_->file_backed()) {
       const bool message = snap.kind == static_cast<std::uint32_t>(segment_kind::message);
       sync_ = file_sync(seg_->data(), seg_->mapped_size(), snap.data_offset, snap.capacity,
-                        message ? 1 : snap.element_size);
+                        message ? 1 : snap.slot_stride);  // typed: bytes per slot (layout 4: turn slots are wider)
       policy_ = o.durability;
       if (s == side::producer && policy_ != sync_policy::none) {
         // The tail in the page cache may not be on storage yet: sync the header once, then reuse up to it.

@@ -68,8 +68,9 @@ class endpoint_base {
                       : ep_.sync_header();
     if (e != 0) throw error(errc::system_error, name(), "msync of the ring's file failed", e);
   }
-  /// Anyone. A file-backed message ring: bytes of records the recovery step at this side's attach discarded
-  /// (torn, unsynced or stale records after a crash: docs/durability.md). 0 otherwise.
+  /// Anyone. A file-backed ring: bytes of records (message rings) or elements (typed rings of turn slots) the
+  /// recovery step at this side's attach discarded (torn, unsynced or stale after a crash: docs/durability.md).
+  /// 0 otherwise.
   [[nodiscard]] std::uint64_t recovered_bytes() const noexcept { return ep_.recovery().discarded(); }
   /// Anyone. The errno of the last automatic sync (options::durability) that failed; 0 when none did.
   [[nodiscard]] int sync_error() const noexcept { return ep_.sync_error(); }

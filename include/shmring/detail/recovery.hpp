@@ -1,6 +1,7 @@
-// shmring: the recovery step of a file-backed message ring at attach: after a crash (a process killed, or a power
-// cut that kept only some of the pages written), head is cut back to the end of the last whole, valid message, so
-// that no reader ever delivers a torn, unsynced or stale record (docs/durability.md, "Recovery").
+// shmring: the recovery step of a file-backed ring at attach: after a crash (a process killed, or a power cut that
+// kept only some of the pages written), head is cut back to the end of the last whole, valid message (message
+// rings) or the last element whose turn word says it was written (typed rings of turn slots), so that no reader
+// ever delivers a torn, unsynced or stale record (docs/durability.md, "Recovery").
 // May touch: the header's head index and the producer's next-sequence word (stats line +40), and it reads the data
 // area and the consumer's delivered word. Called by the attachment under the admin lock, only while no live
 // producer is attached (so nobody else writes head meanwhile). No system call.
@@ -22,7 +23,9 @@ struct recovery_result {
   std::uint64_t head_before = 0;
   std::uint64_t head_after = 0;
   const char* why = nullptr;  ///< what ended the valid records (nullptr: nothing was discarded)
-  [[nodiscard]] std::uint64_t discarded() const noexcept { return head_before - head_after; }
+  std::uint64_t unit = 1;     ///< bytes per index: 1 in message rings, the element's size in typed rings
+  /// Bytes discarded: of records (message rings) or of elements (typed rings).
+  [[nodiscard]] std::uint64_t discarded() const noexcept { return (head_before - head_after) * unit; }
 };
 
 /// Walks the records of [tail, head) of a ring of checksummed records (record::check with the trailer: structure,
@@ -101,6 +104,40 @@ inline recovery_result recover_message_ring(layout::header& h, const layout::hea
     h.head.value.store(good, std::memory_order_release);
   }
   if (next_seq_word.load(std::memory_order_relaxed) < highest) next_seq_word.store(highest, std::memory_order_relaxed);
+  return r;
+}
+
+/// The typed counterpart for rings of turn slots (layout::slot_format::turn): walks [tail, head) and cuts head back
+/// to the first index whose slot's turn word is not the one the producer stores after that element's bytes
+/// (index - initial_index + 1, docs/layout.md "Typed ring data area"). A turn word shares its slot, and so its
+/// cache line and its 512-byte sector, with the element: storage that lost the element's bytes or kept an older
+/// lap's lost the turn too (an older lap's turn, zero in a fresh file, or the new turn with its differing bytes
+/// zeroed: never the new value, whose highest differing bit is set). An element whose push did not return (a
+/// producer killed between its head and turn stores) is cut as well: only returned pushes are promised. Packed
+/// slots (elements too big for a turn word) carry nothing to check: nothing changes. Precondition as above.
+inline recovery_result recover_typed_ring(layout::header& h, const layout::header_snapshot& snap, std::byte* data) {
+  recovery_result r{};
+  r.unit = snap.element_size;
+  // SYNC POINT READ: adoption, as in recover_message_ring (acquire pairs with the sides' release stores).
+  const std::uint64_t tail = h.tail.value.load(std::memory_order_acquire);
+  const std::uint64_t head = h.head.value.load(std::memory_order_acquire);
+  r.head_before = r.head_after = head;
+  if (snap.slot_format != static_cast<std::uint32_t>(layout::slot_format::turn)) return r;
+  const std::uint64_t mask = snap.capacity - 1;
+  std::uint64_t i = tail;
+  for (; i != head; ++i) {
+    // Relaxed: the producer that stored it released its attach lock (and so its stores) before we took ours, or
+    // the file was reopened after a reboot. The slot is inside the data area: capacity * stride bytes, validated.
+    const auto* turn = std::launder(reinterpret_cast<const std::atomic<std::uint64_t>*>(
+        data + static_cast<std::size_t>(i & mask) * snap.slot_stride));
+    if (turn->load(std::memory_order_relaxed) != i - snap.initial_index + 1) break;
+  }
+  if (i != head) {
+    r.head_after = i;
+    r.why = "an element whose turn word was not written (torn, unsynced, or its push did not return)";
+    // release: pairs with the acquire load of head by the next reader (the ring's adoption, status()).
+    h.head.value.store(i, std::memory_order_release);
+  }
   return r;
 }
 
