@@ -61,13 +61,13 @@ def check_tools(need_build):
 
 
 def build():
-    # Examples and tools are not needed; only the suite binary is built, with -j2 (the preset's jobs).
+    # Examples and tools are not needed; only the suite binary and durable_bench are built, with -j2 (the preset's jobs).
     try:
         run(["cmake", "--preset", "bench", "-DSHMRING_BUILD_EXAMPLES=OFF", "-DSHMRING_BUILD_TOOLS=OFF"], cwd=ROOT)
     except subprocess.CalledProcessError:
         die("configuring the `bench` preset failed. Google Benchmark and Boost are needed: "
             "apt install libbenchmark-dev libboost-dev (optional peer: libatomic-queue-dev)")
-    run(["cmake", "--build", "--preset", "bench", "--target", "shmring_bench"], cwd=ROOT)
+    run(["cmake", "--build", "--preset", "bench", "--target", "shmring_bench", "durable_bench"], cwd=ROOT)
     return os.path.join(ROOT, "build", "bench", "bench", "shmring_bench")
 
 
@@ -120,10 +120,31 @@ def run_suite(binary, json_path, quick, filt):
     print(f"bench/report: the suite ran in {time.time() - t0:.0f} s", flush=True)
     with open(json_path) as f:
         data = json.load(f)
+    if not filt:
+        data["durable"] = run_durable(binary, quick)
     data["context"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with open(json_path, "w") as f:
         json.dump(data, f, indent=1)
     return data
+
+
+def run_durable(binary, quick):
+    """Where rings can live (issue 18): durable_bench, built next to shmring_bench, over a file on the disk file
+    system of $TMPDIR (or /tmp) and on /dev/shm (tmpfs) under each sync policy, next to the /dev/shm segment, in
+    the same minutes as the suite. Its table (and the file systems) as text, or None when it is not built."""
+    durable = os.path.join(os.path.dirname(binary), "durable_bench")
+    if not os.access(durable, os.X_OK):
+        print("bench/report: no durable_bench next to the suite: no table of where rings can live", file=sys.stderr)
+        return None
+    disk = os.environ.get("TMPDIR", "/tmp")
+    fs = {d: out(["df", "--output=fstype", d], "?").split()[-1] for d in (disk, "/dev/shm")}
+    args = [durable, "--disk", disk, "--tmpfs", "/dev/shm"]
+    args += ["--seconds", "0.02", "--repeat", "1"] if quick else ["--seconds", "0.5", "--repeat", "5"]
+    t0 = time.time()
+    text = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    print(f"bench/report: durable_bench ran in {time.time() - t0:.0f} s", flush=True)
+    return {"command": " ".join(os.path.basename(args[0]) if i == 0 else a for i, a in enumerate(args)),
+            "filesystems": fs, "output": text}
 
 
 # ------------------------------------------------------------------------------------------------ reading results
@@ -160,6 +181,7 @@ class Results:
             m["time_ns"] = m.get("real_time", 0) * unit
             self.med[name] = m
         self.context = data["context"]
+        self.durable = data.get("durable")  # run_durable's table, when the run had one
 
     def get(self, name, key):
         return self.med.get(name, {}).get(key)
@@ -593,6 +615,13 @@ def write_markdown(r, best, outdir, json_name, pngs):
                "A consumer thread copies each message, just written by the producer on the other core, into its own "
                "buffer: with glibc's memcpy, or with shmring's `detail::copy_from_peer` (bench/copy_bench.cpp). "
                "Median and the slowest and fastest repetition.", "", ct, ""]
+    dur = r.durable
+    if dur:
+        fs = ", ".join(f"`{d}` {t}" for d, t in dur["filesystems"].items())
+        md += ["## Where rings can live: file-backed rings and their sync policies (issue 18)", "",
+               f"`{dur['command']}` ({fs}); one thread sends a block and receives it (bench/durable_bench.cpp, "
+               "docs/durability.md). A sync's cost is the storage's flush latency: the disk rows move most between "
+               "runs.", "", "```", dur["output"].rstrip(), "```", ""]
     md += ["## Charts", ""] + [f"![{p}]({p})" for p in pngs] + [""]
     with open(os.path.join(outdir, "latest.md"), "w") as f:
         f.write("\n".join(md))
