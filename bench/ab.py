@@ -56,9 +56,9 @@ def fmt(v):
 
 
 def parse_ratio(text):
-    name, rest = text.split("=", 1)
+    name, rest = text.rsplit("=", 1)  # the name may say ">=" itself; the entries never hold "="
     pair, goal = rest.rsplit(":", 1)
-    entry, peer = pair.split(",", 1) if "," in pair else pair.rsplit("/~/", 1)
+    entry, peer = pair.split(",", 1)
     return name, entry, peer, float(goal)
 
 
