@@ -7,8 +7,8 @@ and each one's ratio to A, and the spread (slowest / fastest build). Alternating
 machine's load over every side, as bench/report's random interleaving does over entries. Rates are items/s
 (bytes/s where an entry has no items); round trips p50 ns (with p99 and p99.9 where the entry reports them).
 
---ratio NAME=ENTRY/PEER:GOAL (repeatable) also checks, in every single repetition of every build, that ENTRY is at
-least GOAL times PEER (rates: ENTRY / PEER; round trips: PEER / ENTRY, so "at most 1.2x the bounce" is GOAL 1/1.2).
+--ratio NAME=ENTRY,PEER:GOAL (repeatable) also checks, in every single repetition of every build, that ENTRY is at
+least GOAL times PEER (rates: ENTRY / PEER; round trips: PEER / ENTRY, so "at most 1.2x the bounce" is GOAL 0.8333).
 ENTRY and PEER of one repetition come from the same run of the same binary, repetition i of each (random
 interleaving puts them minutes apart at most).
 
