@@ -2,8 +2,9 @@
 // path exactly as message_consumer::open and receive use it: layout::read_snapshot and layout::validate on the
 // header, then a record_reader over the data area, polled and released until it has nothing more. Before that, the
 // pure record check (record::check) is called directly at every 8-byte boundary of the data area, with every
-// amount of published bytes the area allows there. Bytes past the segment the header declares
-// are read as later values of the producer's index (8 bytes each), as a live producer would store them.
+// amount of published bytes the area allows there, and its inline fast path compared with the full check
+// (record::check_full): both must give the same verdict, size and header copy. Bytes past the segment the header
+// declares are read as later values of the producer's index (8 bytes each), as a live producer would store them.
 // It must never read out of bounds (the segment is a heap block of exactly its declared size), never hit UB,
 // never loop without end (more whole messages than the bytes can hold traps), never throw.
 //
@@ -86,6 +87,10 @@ inline outcome run(const std::uint8_t* bytes, std::size_t size) {
       const record::checked c = record::check(area, off, avail);
       if (c.ok() && (c.size == 0 || c.size > avail || off + c.size > cap)) __builtin_trap();
       if (c.ok()) out.checksum ^= static_cast<std::uint32_t>(c.size);
+      // check() decides the common case inline and must agree with the full check on every input.
+      const record::checked f = record::check_full(area, off, avail);
+      if (f.kind != c.kind || f.size != c.size) __builtin_trap();
+      if (c.ok() && std::memcmp(&f.h, &c.h, record::header_size) != 0) __builtin_trap();
     }
   }
   record_reader r({&h->head.value, &h->tail.value, data, cap, trailer}, snap.initial_index);
