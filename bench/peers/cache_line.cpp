@@ -1,7 +1,9 @@
-// Peer: the floor of the round trips. One 8-byte word alone on a cache line, in a shared mapping, bounced between
+// Peer: the floors of the round trips. One 8-byte word alone on a cache line, in a shared mapping, bounced between
 // this process and a child: nothing can go between two processes faster. Plain load loops (the floor), and the same
-// with a CPU pause in both loops (as every queue's wait loop has).
-// May touch: its shared line (a memfd mapping), the child process of each run.
+// with a CPU pause in both loops (as every queue's wait loop has). And the floor of any round trip over two rings
+// (one per direction, as shmring's and every SPSC queue's ping-pong is): the ping on one line, the pong on another,
+// each written by one side only and read by the other.
+// May touch: its shared lines (a memfd mapping), the child process of each run.
 #include "peers/peers.hpp"
 
 #include "harness/control.hpp"
@@ -25,36 +27,46 @@ struct alignas(shmring::cache_line) bounce_line {
   std::atomic<std::uint64_t> word{0};
 };
 
-/// The line in a memfd mapping, inherited by the child as a descriptor.
-class shared_line : public shared_block<bounce_line> {
- public:
-  shared_line() : shared_block("shmring-bench-line") {}
-  explicit shared_line(int fd) : shared_block(fd) {}
-  [[nodiscard]] std::atomic<std::uint64_t>& word() const noexcept { return get().word; }
+/// The lines of a run: `ping` (written by the benchmark thread), `pong` (written by the child). A one-line bounce
+/// uses ping both ways. The two are 256 bytes apart, so that neither shares a 128-byte adjacent-line prefetch pair
+/// (Intel's spatial prefetcher, AMD's up/down prefetcher) with the other: as two rings' lines would not.
+struct bounce_lines {
+  alignas(4 * shmring::cache_line) bounce_line ping;
+  alignas(4 * shmring::cache_line) bounce_line pong;
 };
 
-}  // namespace
+/// The lines in a memfd mapping, inherited by the child as a descriptor.
+class shared_lines : public shared_block<bounce_lines> {
+ public:
+  shared_lines() : shared_block("shmring-bench-line") {}
+  explicit shared_lines(int fd) : shared_block(fd) {}
+  [[nodiscard]] std::atomic<std::uint64_t>& ping() const noexcept { return get().ping.word; }
+  /// The line the child answers on: ping itself for a one-line bounce.
+  [[nodiscard]] std::atomic<std::uint64_t>& pong(bool two) const noexcept { return two ? get().pong.word : ping(); }
+};
 
-void BM_cache_line_rtt_process(benchmark::State& state, bool pause) {
+/// args of cache_line_echo: pause ("1"/"0"), two lines ("1"/"0").
+void rtt(benchmark::State& state, bool pause, bool two) {
   scoped_pin pin(bench_cpus().first);
   shared_control ctl;
-  shared_line line;
-  auto& w = line.word();
+  shared_lines lines;
+  auto& out = lines.ping();
+  auto& in = lines.pong(two);
   int status = 0;
   {
-    child_process child("cache_line_echo", {pause ? "1" : "0"}, {ctl.fd(), line.fd()});
+    child_process child("cache_line_echo", {pause ? "1" : "0", two ? "1" : "0"}, {ctl.fd(), lines.fd()});
     start(ctl.get(), &child);
     std::uint64_t last = 0;
     ping_pong(
         state,
         [&](std::uint64_t v) {
           // release/acquire: pair with the child's acquire load and release store (the data is the word itself).
-          if (v == quit) return w.store(quit, std::memory_order_release);
+          if (v == quit) return out.store(quit, std::memory_order_release);
           last = 2 * v + 2;
-          w.store(2 * v + 1, std::memory_order_release);
+          out.store(2 * v + 1, std::memory_order_release);
         },
         [&] {
-          while (w.load(std::memory_order_acquire) != last)
+          while (in.load(std::memory_order_acquire) != last)
             if (pause) cpu_relax();
           return (last - 2) / 2;
         });
@@ -63,20 +75,27 @@ void BM_cache_line_rtt_process(benchmark::State& state, bool pause) {
   if (status != 0) state.SkipWithError("the echo process failed");
 }
 
+}  // namespace
+
+void BM_cache_line_rtt_process(benchmark::State& state, bool pause) { rtt(state, pause, false); }
+
+void BM_two_lines_rtt_process(benchmark::State& state, bool pause) { rtt(state, pause, true); }
+
 SHMRING_CHILD(cache_line_echo) {
   shared_control ctl(child_fd_base);
-  shared_line line(child_fd_base + 1);
-  auto& w = line.word();
+  shared_lines lines(child_fd_base + 1);
   const bool pause = args.at(0) == "1";
+  auto& in = lines.ping();
+  auto& out = lines.pong(args.at(1) == "1");
   ctl.get().ready.store(1, std::memory_order_release);  // pairs with the acquire load in start()
   for (std::uint64_t expect = 3;; expect += 2) {  // ping_pong's first sequence number is 1: 2*1+1
     std::uint64_t v;
     // acquire: pairs with the parent's release store of the ping.
-    while ((v = w.load(std::memory_order_acquire)) != expect) {
+    while ((v = in.load(std::memory_order_acquire)) != expect) {
       if (v == quit) return 0;
       if (pause) cpu_relax();
     }
-    w.store(expect + 1, std::memory_order_release);  // release: pairs with the parent's acquire load
+    out.store(expect + 1, std::memory_order_release);  // release: pairs with the parent's acquire load
   }
 }
 

@@ -53,6 +53,7 @@ void BM_bip_mq_rtt_process(benchmark::State& state);
 
 // cache_line.cpp
 void BM_cache_line_rtt_process(benchmark::State& state, bool pause);
+void BM_two_lines_rtt_process(benchmark::State& state, bool pause);
 
 #ifndef SHMRING_BENCH_HAVE_ICEORYX
 #define SHMRING_BENCH_HAVE_ICEORYX 0  // bench/CMakeLists.txt sets it to 1 when iceoryx_posh is found

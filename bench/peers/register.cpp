@@ -55,6 +55,8 @@ const bool message_peers_registered = [] {
 
 BENCHMARK_CAPTURE(BM_cache_line_rtt_process, floor, false)->Name("rtt/cache_line/process")->Apply(round_trip);
 BENCHMARK_CAPTURE(BM_cache_line_rtt_process, pause, true)->Name("rtt/cache_line_pause/process")->Apply(round_trip);
+BENCHMARK_CAPTURE(BM_two_lines_rtt_process, floor, false)->Name("rtt/two_lines/process")->Apply(round_trip);
+BENCHMARK_CAPTURE(BM_two_lines_rtt_process, pause, true)->Name("rtt/two_lines_pause/process")->Apply(round_trip);
 BENCHMARK(BM_boost_spsc_rtt_thread)->Name("rtt/boost_spsc/thread")->Apply(round_trip);
 BENCHMARK(BM_boost_spsc_rtt_process)->Name("rtt/boost_spsc/process")->Apply(round_trip);
 #if SHMRING_BENCH_HAVE_ATOMIC_QUEUE
