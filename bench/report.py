@@ -233,6 +233,8 @@ ELEMENT_ROWS = [  # (entry, description)
     ("typed/process/{s}/wait", "shmring typed, 2 processes, push/pop (default: spin, then sleep)"),
     ("typed/process/{s}/try", "shmring typed, 2 processes, try_push/try_pop loop"),
     ("typed/process/{s}/batch", "shmring typed, 2 processes, push_n/pop_n of 64"),
+    ("typed/process/{s}/wait_packed", "shmring typed, ring created with slots::packed, 2 processes, push/pop"),
+    ("typed/process/{s}/batch_packed", "shmring typed, ring created with slots::packed, 2 processes, push_n/pop_n of 64"),
     ("typed/thread/{s}/wait", "shmring typed, 2 threads, push/pop"),
     ("typed/thread/{s}/try", "shmring typed, 2 threads, try_push/try_pop loop"),
     ("typed/thread/{s}/batch", "shmring typed, 2 threads, push_n/pop_n of 64"),

@@ -27,8 +27,8 @@ enum class mode : int {
   batch = 2,     ///< push_n / pop_n with `batch` elements per call
 };
 
-template <class E>
-void consume(control& ctl, shmring::consumer<E>& c, mode m) {
+template <class E, class Consumer>
+void consume(control& ctl, Consumer& c, mode m) {
   switch (m) {
     case mode::try_loop:
       consume_rounds<E>(ctl, [&] {
@@ -46,8 +46,8 @@ void consume(control& ctl, shmring::consumer<E>& c, mode m) {
   }
 }
 
-template <class E>
-void produce(benchmark::State& state, control& ctl, shmring::producer<E>& p, mode m, child_process* peer) {
+template <class E, class Producer>
+void produce(benchmark::State& state, control& ctl, Producer& p, mode m, child_process* peer) {
   switch (m) {
     case mode::try_loop:
       produce_rounds<E>(
@@ -70,8 +70,8 @@ void produce(benchmark::State& state, control& ctl, shmring::producer<E>& p, mod
 /// futex sleeps of the producer, per million elements (zero when both sides kept up by spinning). And how often
 /// each side found the ring full (producer) or empty (consumer), per element, from the segment's header: near 0
 /// when one side runs well ahead of the other, near 1 when the two move in lockstep.
-template <class E>
-void wait_counters(benchmark::State& state, const shmring::producer<E>& p) {
+template <class Producer>
+void wait_counters(benchmark::State& state, const Producer& p) {
   const double m = static_cast<double>(state.iterations() * round_items) / 1e6;
   if (m <= 0) return;
   state.counters["wakes_per_M"] = static_cast<double>(p.wake_calls()) / m;
@@ -87,8 +87,8 @@ void wait_counters(benchmark::State& state, const shmring::producer<E>& p) {
 /// makes almost none: a few at the start and one or two each time the scheduler takes a side off its core. (How
 /// few depends on the scheduler, which is why it is measured here and not asserted in tests/: the old test's bound
 /// was one wake call per 10,000 messages.)
-template <class E>
-void wakeup_counters(benchmark::State& state, const shmring::producer<E>& p) {
+template <class Producer>
+void wakeup_counters(benchmark::State& state, const Producer& p) {
   const double n = static_cast<double>(state.iterations() * round_items);
   if (n <= 0) return;
   const shmring::ring_status st = p.status();
@@ -124,17 +124,18 @@ void BM_shmring_thread(benchmark::State& state) {
 }
 
 /// Producer in this process, consumer in a child process (this binary re-run), on the other core. Wakeups: the
-/// entry also reports wakeup_counters.
-template <class E, mode M, bool Wakeups = false>
+/// entry also reports wakeup_counters. S: the ring's slot format (turn slots, the default; packed for batches).
+template <class E, mode M, bool Wakeups = false, shmring::slots S = shmring::slots::turn>
 void BM_shmring_process(benchmark::State& state) {
   scoped_pin pin(bench_cpus().first);
   const std::string name = unique_name("typed");
   shared_control ctl;
   int status = 0;
   {
-    auto p = shmring::producer<E>::create(name, capacity);
+    auto p = shmring::producer<E, S>::create(name, capacity);
+    const std::string packed = S == shmring::slots::packed ? "packed" : "turn";
     child_process child("shmring_consumer",
-                        {name, std::to_string(sizeof(E)), std::to_string(static_cast<int>(M))}, {ctl.fd()});
+                        {name, std::to_string(sizeof(E)), std::to_string(static_cast<int>(M)), packed}, {ctl.fd()});
     produce<E>(state, ctl.get(), p, M, &child);
     status = child.wait();
     wait_counters(state, p);
@@ -144,10 +145,14 @@ void BM_shmring_process(benchmark::State& state) {
   finish_throughput(state, ctl.get(), sizeof(E), status);
 }
 
+// args: name, element size (8 or 64), mode, slot format (turn or packed: 8-byte elements only).
 SHMRING_CHILD(shmring_consumer) {
   shared_control ctl(child_fd_base);
   const auto m = static_cast<mode>(std::stoi(args.at(2)));
-  if (args.at(1) == "8") {
+  if (args.at(1) == "8" && args.at(3) == "packed") {
+    auto c = shmring::consumer<elem8, shmring::slots::packed>::open(args.at(0));
+    consume<elem8>(ctl.get(), c, m);
+  } else if (args.at(1) == "8") {
     auto c = shmring::consumer<elem8>::open(args.at(0));
     consume<elem8>(ctl.get(), c, m);
   } else {
@@ -253,6 +258,13 @@ using namespace shmring_bench;  // NOLINT: registration macros below read better
 BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::wait)->Name("typed/process/8B/wait")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::try_loop)->Name("typed/process/8B/try")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::batch)->Name("typed/process/8B/batch")->Apply(two_sided);
+// The same ring created with packed slots (shmring::slots::packed: 8 elements to a line, no turn words).
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::wait, false, shmring::slots::packed)
+    ->Name("typed/process/8B/wait_packed")
+    ->Apply(two_sided);
+BENCHMARK_TEMPLATE(BM_shmring_process, elem8, mode::batch, false, shmring::slots::packed)
+    ->Name("typed/process/8B/batch_packed")
+    ->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::wait)->Name("typed/thread/8B/wait")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::try_loop)->Name("typed/thread/8B/try")->Apply(two_sided);
 BENCHMARK_TEMPLATE(BM_shmring_thread, elem8, mode::batch)->Name("typed/thread/8B/batch")->Apply(two_sided);

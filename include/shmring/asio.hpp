@@ -57,9 +57,11 @@ concept message_consumer_endpoint = std::is_same_v<E, message_consumer>;
 template <class E>
 concept message_producer_endpoint = std::is_same_v<E, message_producer>;
 template <class E>
-concept typed_consumer_endpoint = requires { typename E::value_type; } && std::is_same_v<E, consumer<typename E::value_type>>;
+concept typed_consumer_endpoint = requires { typename E::value_type; E::slot_layout; } &&
+                                  std::is_same_v<E, consumer<typename E::value_type, E::slot_layout>>;
 template <class E>
-concept typed_producer_endpoint = requires { typename E::value_type; } && std::is_same_v<E, producer<typename E::value_type>>;
+concept typed_producer_endpoint = requires { typename E::value_type; E::slot_layout; } &&
+                                  std::is_same_v<E, producer<typename E::value_type, E::slot_layout>>;
 /// A value a producer<T> endpoint E pushes.
 template <class E, class V>
 concept pushable_by = typed_producer_endpoint<E> && std::is_same_v<std::remove_cvref_t<V>, typename E::value_type>;

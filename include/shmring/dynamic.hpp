@@ -37,8 +37,10 @@ namespace detail {
 
 /// The run-time checks a C++ element type passes at compile time (shmring::element, type_name_of): a size of at
 /// least one byte and a multiple of the alignment, a power-of-two alignment up to 4096, a name of at most 40
-/// bytes without a zero byte. errc::invalid_argument otherwise.
-inline layout::expectation dynamic_expectation(std::string_view name, const element_info& e, std::uint64_t capacity) {
+/// bytes without a zero byte. errc::invalid_argument otherwise. A creator gives the ring o.slot_layout; an opener
+/// accepts either slot format and takes the ring's from its header.
+inline layout::expectation dynamic_expectation(std::string_view name, const element_info& e, std::uint64_t capacity,
+                                               const options& o) {
   auto num = [](std::uint64_t v) { return std::to_string(v); };
   if (e.size == 0) throw error(errc::invalid_argument, name, "an element of 0 bytes");
   if (e.align == 0 || !std::has_single_bit(e.align) || e.align > 4096)
@@ -48,16 +50,20 @@ inline layout::expectation dynamic_expectation(std::string_view name, const elem
                 "element size " + num(e.size) + " is not a multiple of its alignment " + num(e.align));
   if (e.type_name.size() > 40 || e.type_name.find('\0') != std::string_view::npos)
     throw error(errc::invalid_argument, name, "an element type name must have at most 40 bytes and no zero byte");
-  return typed_expectation(e.size, e.align, capacity, e.type_name);
+  return typed_expectation(e.size, e.align, capacity, e.type_name, o.slot_layout, /*any_slots=*/true);
 }
 
 inline slot_ring<runtime_slot> dynamic_ring_of(const attachment& ep) {
   auto& h = ep.header();
   // validated: element size and alignment are the opener's, the slot stride and format what it computes for
-  // them, and capacity * stride fits the segment. The tail a producer reads: attachment::tail_for_writer.
+  // them in the header's format (turn or packed), and capacity * stride fits the segment. The tail a producer
+  // reads: attachment::tail_for_writer.
   const auto& s = ep.snapshot();
+  const slots format =
+      s.slot_format == static_cast<std::uint32_t>(layout::slot_format::packed) ? slots::packed : slots::turn;
   return slot_ring<runtime_slot>(&h.head.value, ep.tail_for_writer(), typed_slots(ep), s.capacity, s.initial_index,
-                                 runtime_slot(s.element_size, s.element_align));
+                                 runtime_slot(s.element_size, layout::typed_slot_shape(s.element_size,
+                                                                                        s.element_align, format)));
 }
 
 /// The element of an attached typed segment, as its validated header describes it.
@@ -79,19 +85,19 @@ class dynamic_producer : public detail::producer_side<slot_ring<runtime_slot>> {
   static dynamic_producer create(std::string_view name, const element_info& e, std::uint64_t capacity,
                                  const options& o = {}) {
     return dynamic_producer(
-        detail::attachment::create(name, side::producer, detail::dynamic_expectation(name, e, capacity), o));
+        detail::attachment::create(name, side::producer, detail::dynamic_expectation(name, e, capacity, o), o));
   }
   /// Opens an existing segment of elements of e (errc::element_mismatch for another size, alignment or name) and
   /// attaches as its producer, whatever its capacity.
   static dynamic_producer open(std::string_view name, const element_info& e, const options& o = {}) {
     return dynamic_producer(
-        detail::attachment::open(name, side::producer, detail::dynamic_expectation(name, e, 0), o));
+        detail::attachment::open(name, side::producer, detail::dynamic_expectation(name, e, 0, o), o));
   }
   /// Opens the segment, or creates it with capacity elements if there is none (as producer<T>::open_or_create).
   static dynamic_producer open_or_create(std::string_view name, const element_info& e, std::uint64_t capacity,
                                          const options& o = {}) {
     return dynamic_producer(
-        detail::attachment::open_or_create(name, side::producer, detail::dynamic_expectation(name, e, capacity), o));
+        detail::attachment::open_or_create(name, side::producer, detail::dynamic_expectation(name, e, capacity, o), o));
   }
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
@@ -131,18 +137,18 @@ class dynamic_consumer : public detail::consumer_side<slot_ring<runtime_slot>> {
   static dynamic_consumer create(std::string_view name, const element_info& e, std::uint64_t capacity,
                                  const options& o = {}) {
     return dynamic_consumer(
-        detail::attachment::create(name, side::consumer, detail::dynamic_expectation(name, e, capacity), o));
+        detail::attachment::create(name, side::consumer, detail::dynamic_expectation(name, e, capacity, o), o));
   }
   /// Opens an existing segment of elements of e and attaches as its consumer, whatever its capacity.
   static dynamic_consumer open(std::string_view name, const element_info& e, const options& o = {}) {
     return dynamic_consumer(
-        detail::attachment::open(name, side::consumer, detail::dynamic_expectation(name, e, 0), o));
+        detail::attachment::open(name, side::consumer, detail::dynamic_expectation(name, e, 0, o), o));
   }
   /// Opens the segment, or creates it with capacity elements if there is none.
   static dynamic_consumer open_or_create(std::string_view name, const element_info& e, std::uint64_t capacity,
                                          const options& o = {}) {
     return dynamic_consumer(
-        detail::attachment::open_or_create(name, side::consumer, detail::dynamic_expectation(name, e, capacity), o));
+        detail::attachment::open_or_create(name, side::consumer, detail::dynamic_expectation(name, e, capacity, o), o));
   }
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).

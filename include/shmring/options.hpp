@@ -3,6 +3,7 @@
 #pragma once
 
 #include <shmring/durability.hpp>
+#include <shmring/slots.hpp>
 #include <shmring/wait.hpp>
 
 #include <chrono>
@@ -66,6 +67,9 @@ struct options {
   /// Producers of a file-backed ring (a name that is a path) only: when what they write is forced to storage
   /// (docs/durability.md). Ignored by consumers and on /dev/shm rings.
   sync_policy durability = sync_policy::none;
+  /// dynamic_producer / dynamic_consumer only, when they create the ring: its slot format (producer<T, S> and
+  /// consumer<T, S> take it as S instead). They open a ring of either format.
+  slots slot_layout = slots::turn;
 };
 
 }  // namespace shmring

@@ -248,7 +248,7 @@ inline ring_status status(std::string_view name) {
     if (size == 0 || align == 0 || !std::has_single_bit(align) || align > 4096)
       throw error(errc::corrupted, name,
                   "typed ring with element size " + std::to_string(size) + " and alignment " + std::to_string(align));
-    e = {segment_kind::typed, size, align, 0};
+    e = {segment_kind::typed, size, align, 0, {}, slots::turn, /*any_slots=*/true};  // either slot format
   }  // any other kind: validate() throws kind_mismatch naming it
   layout::validate(snap, real, e, name);
   if (e.kind == segment_kind::message && (snap.capacity < 128 || snap.initial_index % 8 != 0))

@@ -10,6 +10,7 @@
 #include <shmring/error.hpp>
 #include <shmring/options.hpp>
 #include <shmring/ring/typed_ring.hpp>
+#include <shmring/slots.hpp>
 #include <shmring/stale.hpp>  // shmring::remove, is_stale, remove_stale
 #include <shmring/status.hpp>
 #include <shmring/wait.hpp>
@@ -29,34 +30,38 @@ namespace shmring {
 namespace detail {
 
 /// The ring over the segment's data area, sized from the validated snapshot (never from the shared header).
-template <element T>
-ring<T> typed_ring_of(const attachment& ep) {
+template <element T, slots S>
+ring<T, S> typed_ring_of(const attachment& ep) {
   auto& h = ep.header();
-  // validated: the header's slot stride and format are what ring<T> computes for T (layout::validate). The tail a
-  // producer reads is the durable one under batch/commit on a file ring (attachment::tail_for_writer).
-  return ring<T>(ring_memory<T>{&h.head.value, ep.tail_for_writer(), typed_slots(ep), ep.snapshot().capacity,
+  // validated: the header's slot stride and format are what ring<T, S> computes for T (layout::validate). The tail
+  // a producer reads is the durable one under batch/commit on a file ring (attachment::tail_for_writer).
+  return ring<T, S>(ring_memory<T>{&h.head.value, ep.tail_for_writer(), typed_slots(ep), ep.snapshot().capacity,
                                 ep.snapshot().initial_index});
 }
 
 }  // namespace detail
 
 /// The producing side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
-template <element T>
-class producer : public detail::producer_side<ring<T>> {
-  using side_base = detail::producer_side<ring<T>>;
+/// S: the slot format (shmring::slots): turn slots by default, slots::packed for a ring used in batches. A ring
+/// keeps the format it was created with; an opener naming the other one gets errc::layout_mismatch.
+template <element T, slots S = slots::turn>
+class producer : public detail::producer_side<ring<T, S>> {
+  using side_base = detail::producer_side<ring<T, S>>;
 
  public:
   using value_type = T;
+  /// The slot format this endpoint creates and opens rings with.
+  static constexpr slots slot_layout = S;
 
   /// Creates the segment name holding capacity (a power of two) elements and attaches as its producer.
   /// Throws shmring::error (already_exists, invalid_name, invalid_argument, no_space, ...).
   static producer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return producer(detail::attachment::create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+    return producer(detail::attachment::create(name, side::producer, detail::typed_expectation<T>(capacity, S), o));
   }
   /// Opens an existing segment and attaches as its producer. capacity 0 accepts the segment's; another value must
   /// match it (errc::capacity_mismatch).
   static producer open(std::string_view name, std::uint64_t capacity = 0, const options& o = {}) {
-    return producer(detail::attachment::open(name, side::producer, detail::typed_expectation<T>(capacity), o));
+    return producer(detail::attachment::open(name, side::producer, detail::typed_expectation<T>(capacity, S), o));
   }
   /// open(name, 0, o): opens an existing segment with these options, whatever its capacity.
   static producer open(std::string_view name, const options& o) { return open(name, 0, o); }
@@ -65,7 +70,8 @@ class producer : public detail::producer_side<ring<T>> {
   /// create() does (this then waits at least twice open_timeout); a live creator still setting it up gives
   /// errc::not_ready.
   static producer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return producer(detail::attachment::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity), o));
+    return producer(
+        detail::attachment::open_or_create(name, side::producer, detail::typed_expectation<T>(capacity, S), o));
   }
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
@@ -99,25 +105,28 @@ class producer : public detail::producer_side<ring<T>> {
   void push_n(std::span<const T> in) { this->push_all(in.data(), in.size()); }
 
  private:
-  explicit producer(detail::attachment ep) : side_base(std::move(ep), &detail::typed_ring_of<T>) {}
+  explicit producer(detail::attachment ep) : side_base(std::move(ep), &detail::typed_ring_of<T, S>) {}
 };
 
 /// The consuming side of a typed ring. Only one may be attached to a segment at a time; one thread uses it.
-template <element T>
-class consumer : public detail::consumer_side<ring<T>> {
-  using side_base = detail::consumer_side<ring<T>>;
+/// S: the slot format, as producer<T, S>'s (both sides name the one the ring was created with).
+template <element T, slots S = slots::turn>
+class consumer : public detail::consumer_side<ring<T, S>> {
+  using side_base = detail::consumer_side<ring<T, S>>;
 
  public:
   using value_type = T;
+  /// The slot format this endpoint creates and opens rings with.
+  static constexpr slots slot_layout = S;
 
   /// Creates the segment name holding capacity (a power of two) elements and attaches as its consumer.
   static consumer create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return consumer(detail::attachment::create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+    return consumer(detail::attachment::create(name, side::consumer, detail::typed_expectation<T>(capacity, S), o));
   }
   /// Opens an existing segment and attaches as its consumer. capacity 0 accepts the segment's; another value must
   /// match it (errc::capacity_mismatch).
   static consumer open(std::string_view name, std::uint64_t capacity = 0, const options& o = {}) {
-    return consumer(detail::attachment::open(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+    return consumer(detail::attachment::open(name, side::consumer, detail::typed_expectation<T>(capacity, S), o));
   }
   /// open(name, 0, o): opens an existing segment with these options, whatever its capacity.
   static consumer open(std::string_view name, const options& o) { return open(name, 0, o); }
@@ -126,7 +135,8 @@ class consumer : public detail::consumer_side<ring<T>> {
   /// create() does (this then waits at least twice open_timeout); a live creator still setting it up gives
   /// errc::not_ready.
   static consumer open_or_create(std::string_view name, std::uint64_t capacity, const options& o = {}) {
-    return consumer(detail::attachment::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity), o));
+    return consumer(
+        detail::attachment::open_or_create(name, side::consumer, detail::typed_expectation<T>(capacity, S), o));
   }
 
   /// Moves the attachment; the moved-from object is unusable (only destructible).
@@ -169,7 +179,7 @@ class consumer : public detail::consumer_side<ring<T>> {
   [[nodiscard]] const T* front() noexcept { return this->ring_.front(); }
 
  private:
-  explicit consumer(detail::attachment ep) : side_base(std::move(ep), &detail::typed_ring_of<T>) {}
+  explicit consumer(detail::attachment ep) : side_base(std::move(ep), &detail::typed_ring_of<T, S>) {}
 };
 
 }  // namespace shmring

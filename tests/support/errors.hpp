@@ -1,8 +1,9 @@
-// Test support: the error code a call throws, so a test can compare codes instead of catching.
+// Test support: the error code a call throws, and what it says, so a test can compare them instead of catching.
 #pragma once
 
 #include <shmring/shmring.hpp>
 
+#include <string>
 #include <utility>
 
 namespace shmring_test {
@@ -16,6 +17,17 @@ shmring::errc code_of(F&& f) {
     return e.code();
   }
   return shmring::errc::ok;
+}
+
+/// What the shmring::error that f() throws says (its what()), or "" when f() returns.
+template <class F>
+std::string message_of(F&& f) {
+  try {
+    std::forward<F>(f)();
+  } catch (const shmring::error& e) {
+    return e.what();
+  }
+  return {};
 }
 
 }  // namespace shmring_test

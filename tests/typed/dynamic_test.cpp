@@ -267,8 +267,13 @@ struct hundred_bytes {  // packed, alignment 4
   std::uint32_t w[25];
 };
 
-// A dynamic producer and a consumer<T>, then a producer<T> and a dynamic consumer, on one ring of T's slots.
-template <class T>
+struct eight {  // turn slots of 16 bytes, or packed 8 to a line
+  std::uint64_t w[1];
+};
+
+// A dynamic producer and a consumer<T, S>, then a producer<T, S> and a dynamic consumer, on one ring of T's slots in
+// format S (the dynamic side creates with options::slot_layout = S, and opens whatever the ring has).
+template <class T, slots S = slots::turn>
 void both_ways(const std::string& name) {
   constexpr std::size_t words = sizeof(T) / sizeof(std::declval<T>().w[0]);
   auto make = [](std::uint64_t i) {
@@ -277,12 +282,15 @@ void both_ways(const std::string& name) {
     return v;
   };
   const element_info e{sizeof(T), alignof(T)};
+  options o;
+  o.slot_layout = S;
   {
     segment_guard g(name + "-a");
-    auto p = dynamic_producer::create(g.name(), e, 8);
-    auto c = consumer<T>::open(g.name());
+    auto p = dynamic_producer::create(g.name(), e, 8, o);
+    auto c = consumer<T, S>::open(g.name());
     const auto st = c.status();
-    CHECK(st.segment_size == layout::data_offset_for(alignof(T)) + 8 * shmring::ring<T>::slot_stride);
+    CHECK(st.segment_size == layout::data_offset_for(alignof(T)) + 8 * shmring::ring<T, S>::slot_stride);
+    CHECK(status(g.name()).segment_size == st.segment_size);  // an observer reads either format
     std::array<T, 5> in{}, out{};
     for (std::uint64_t round = 0; round < 6; ++round) {  // batches and singles across the wrap
       for (std::size_t j = 0; j < in.size(); ++j) in[j] = make(round * 10 + j);
@@ -299,8 +307,8 @@ void both_ways(const std::string& name) {
   }
   {
     segment_guard g(name + "-b");
-    auto p = producer<T>::create(g.name(), 8);
-    auto c = dynamic_consumer::open(g.name(), e);
+    auto p = producer<T, S>::create(g.name(), 8);
+    auto c = dynamic_consumer::open(g.name(), e);  // default options: opens either format
     std::array<T, 5> in{}, out{};
     for (std::uint64_t round = 0; round < 6; ++round) {
       for (std::size_t j = 0; j < in.size(); ++j) in[j] = make(round * 10 + j);
@@ -329,4 +337,40 @@ TEST_CASE("dynamic endpoints and C++ types share rings of both slot formats", "[
   both_ways<forty_eight>("dyn-fmt-48");
   both_ways<sixty_four>("dyn-fmt-64");
   both_ways<hundred_bytes>("dyn-fmt-100");
+}
+
+TEST_CASE("rings created with packed slots: both kinds of endpoint, and openers naming the other format refused",
+          "[unit][turn]") {
+  static_assert(shmring::ring<eight, slots::packed>::slot_stride == 8 && shmring::ring<eight>::slot_stride == 16);
+  static_assert(shmring::ring<forty_eight, slots::packed>::slot_stride == 48);
+  static_assert(shmring::ring<sixty_four, slots::packed>::slot_stride == shmring::ring<sixty_four>::slot_stride);
+  both_ways<eight, slots::packed>("dyn-packed-8");
+  both_ways<forty_eight, slots::packed>("dyn-packed-48");
+  both_ways<sixty_four, slots::packed>("dyn-packed-64");  // packed either way: both names open it
+  {
+    segment_guard g("dyn-packed-any");
+    auto p = producer<sixty_four, slots::packed>::create(g.name(), 8);
+    auto c = consumer<sixty_four>::open(g.name());
+    CHECK(c.capacity() == 8);
+  }
+  // A ring keeps the format it was created with; an opener naming the other one is told which the ring has.
+  segment_guard g("dyn-packed-refuse");
+  auto c = consumer<eight, slots::packed>::create(g.name(), 16);
+  CHECK(c.status().segment_size == layout::data_offset_for(8) + 16 * 8);
+  const std::string why = shmring_test::message_of([&] { (void)producer<eight>::open(g.name()); });
+  CHECK(code_of([&] { (void)producer<eight>::open(g.name()); }) == errc::layout_mismatch);
+  CHECK(why.find("the segment has packed slots") != std::string::npos);
+  {
+    auto p = producer<eight, slots::packed>::open(g.name());
+    const eight v{{42}};
+    REQUIRE(p.try_push(v));
+    const auto got = c.try_pop();
+    REQUIRE(got.has_value());
+    CHECK(got->w[0] == 42);
+  }
+  segment_guard t("dyn-turn-refuse");
+  auto tc = consumer<eight>::create(t.name(), 16);
+  CHECK(code_of([&] { (void)producer<eight, slots::packed>::open(t.name()); }) == errc::layout_mismatch);
+  CHECK(shmring_test::message_of([&] { (void)producer<eight, slots::packed>::open(t.name()); })
+            .find("the segment has turn slots") != std::string::npos);
 }

@@ -1,7 +1,7 @@
 // Typed rings' two slot formats (layout 4): a turn word next to every element that fits a cache line with it,
-// packed slots for the others. Single operations, in-place reads and batches mixed on both formats, the 2^64 wrap
-// of the indices (and so of the turn values), turn words written by a hostile producer, and two threads (also
-// under the tsan preset) with every sequence number checked.
+// packed slots for the others and for every ring created with slots::packed. Single operations, in-place reads
+// and batches mixed on both formats, the 2^64 wrap of the indices (and so of the turn values), turn words written
+// by a hostile producer, and two threads (also under the tsan preset) with every sequence number checked.
 #include <catch2/catch.hpp>
 
 #include "checksum.hpp"
@@ -45,6 +45,11 @@ static_assert(shmring::ring<forty_eight>::slot_stride == 64);
 static_assert(shmring::ring<sixty_four>::slot_stride == 64 && shmring::ring<hundred>::slot_stride == 104);
 static_assert(shmring::fixed_slot<48, 16>::offset() == 16 && shmring::fixed_slot<48, 16>::has_turn());
 static_assert(!shmring::fixed_slot<64, 8>::has_turn() && shmring::fixed_slot<64, 8>::offset() == 0);
+// Packed slots when the ring is created so (shmring::slots::packed): the element alone, back to back.
+static_assert(shmring::ring<four, shmring::slots::packed>::slot_stride == 4 &&
+              shmring::ring<std::uint64_t, shmring::slots::packed>::slot_stride == 8);
+static_assert(!shmring::fixed_slot<48, 16, shmring::slots::packed>::has_turn() &&
+              shmring::ring<forty_eight, shmring::slots::packed>::slot_stride == 48);
 
 // An element with sequence number i (and a checksum of it) of each type, and the check of one.
 template <class T>
@@ -67,63 +72,74 @@ bool is(const T& v, std::uint64_t i) {
 }
 }  // namespace
 
+// Runs body.template operator()<S>() for both slot formats a ring may be created with (shmring::slots).
+template <class Body>
+void for_both_formats(Body body) {
+  body.template operator()<shmring::slots::turn>();
+  body.template operator()<shmring::slots::packed>();
+}
+
 TEMPLATE_TEST_CASE("single pushes, pops, in-place reads and batches mix in order on both slot formats",
                    "[ring][turn]", four, std::uint64_t, twenty_four, forty_eight, sixty_four, hundred) {
   const std::uint64_t first = GENERATE(std::uint64_t{0}, std::uint64_t{12345},
                                        std::numeric_limits<std::uint64_t>::max() - 40);
   CAPTURE(first);
-  heap_ring<TestType> r(16, first);
-  std::uint64_t in = 0, out = 0;
-  std::array<TestType, 7> buf{};
-  for (int round = 0; round < 60; ++round) {
-    // push: one by one, then a batch that wraps around the slots
-    const int singles = round % 4;
-    for (int k = 0; k < singles; ++k) REQUIRE(r.try_push(make<TestType>(in++)));
-    const std::size_t want = static_cast<std::size_t>(round % 7) + 1;
-    for (std::size_t k = 0; k < want; ++k) buf[k] = make<TestType>(in + k);
-    const std::size_t pushed = r.try_push_n(std::span<const TestType>(buf.data(), want));
-    REQUIRE(pushed == want);  // 3 + 7 < 16: always room after the pops below
-    in += pushed;
-    REQUIRE(r.size_approx() == in - out);
-    // pop: in place, by copy, then the rest in a batch
-    const TestType* f = r.front();
-    REQUIRE(f != nullptr);
-    REQUIRE(is(*f, out));
-    REQUIRE(r.front() == f);  // front() again is the same slot
-    REQUIRE(r.pop_front());
-    ++out;
-    if (in - out > 1) {
-      auto v = r.try_pop();
-      REQUIRE(v.has_value());
-      REQUIRE(is(*v, out++));
+  for_both_formats([&]<shmring::slots S>() {
+    heap_ring<TestType, S> r(16, first);
+    std::uint64_t in = 0, out = 0;
+    std::array<TestType, 7> buf{};
+    for (int round = 0; round < 60; ++round) {
+      // push: one by one, then a batch that wraps around the slots
+      const int singles = round % 4;
+      for (int k = 0; k < singles; ++k) REQUIRE(r.try_push(make<TestType>(in++)));
+      const std::size_t want = static_cast<std::size_t>(round % 7) + 1;
+      for (std::size_t k = 0; k < want; ++k) buf[k] = make<TestType>(in + k);
+      const std::size_t pushed = r.try_push_n(std::span<const TestType>(buf.data(), want));
+      REQUIRE(pushed == want);  // 3 + 7 < 16: always room after the pops below
+      in += pushed;
+      REQUIRE(r.size_approx() == in - out);
+      // pop: in place, by copy, then the rest in a batch
+      const TestType* f = r.front();
+      REQUIRE(f != nullptr);
+      REQUIRE(is(*f, out));
+      REQUIRE(r.front() == f);  // front() again is the same slot
+      REQUIRE(r.pop_front());
+      ++out;
+      if (in - out > 1) {
+        auto v = r.try_pop();
+        REQUIRE(v.has_value());
+        REQUIRE(is(*v, out++));
+      }
+      while (out != in) {
+        const std::size_t n = r.try_pop_n(std::span<TestType>(buf.data(), buf.size()));
+        REQUIRE(n != 0);
+        for (std::size_t k = 0; k < n; ++k) REQUIRE(is(buf[k], out++));
+      }
+      REQUIRE(r.front() == nullptr);
+      REQUIRE_FALSE(r.pop_front());
+      REQUIRE_FALSE(r.try_pop().has_value());
     }
-    while (out != in) {
-      const std::size_t n = r.try_pop_n(std::span<TestType>(buf.data(), buf.size()));
-      REQUIRE(n != 0);
-      for (std::size_t k = 0; k < n; ++k) REQUIRE(is(buf[k], out++));
-    }
-    REQUIRE(r.front() == nullptr);
-    REQUIRE_FALSE(r.pop_front());
-    REQUIRE_FALSE(r.try_pop().has_value());
-  }
-  CHECK(r.producer_index() == first + in);
-  CHECK(r.consumer_index() == first + in);
-  CHECK_FALSE(r.consumer_corrupted());
+    CHECK(r.producer_index() == first + in);
+    CHECK(r.consumer_index() == first + in);
+    CHECK_FALSE(r.consumer_corrupted());
+  });
 }
 
 TEMPLATE_TEST_CASE("a full ring of either format refuses, and empties in order across 2^64", "[ring][turn][wrap]",
                    four, forty_eight, sixty_four) {
-  heap_ring<TestType> r(8, std::numeric_limits<std::uint64_t>::max() - 3);
-  for (std::uint64_t lap = 0; lap < 4; ++lap) {
-    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(r.try_push(make<TestType>(lap * 8 + i)));
-    REQUIRE_FALSE(r.try_push(make<TestType>(999)));
-    for (std::uint64_t i = 0; i < 8; ++i) {
-      auto v = r.try_pop();
-      REQUIRE(v.has_value());
-      REQUIRE(is(*v, lap * 8 + i));
+  for_both_formats([]<shmring::slots S>() {
+    heap_ring<TestType, S> r(8, std::numeric_limits<std::uint64_t>::max() - 3);
+    for (std::uint64_t lap = 0; lap < 4; ++lap) {
+      for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(r.try_push(make<TestType>(lap * 8 + i)));
+      REQUIRE_FALSE(r.try_push(make<TestType>(999)));
+      for (std::uint64_t i = 0; i < 8; ++i) {
+        auto v = r.try_pop();
+        REQUIRE(v.has_value());
+        REQUIRE(is(*v, lap * 8 + i));
+      }
+      REQUIRE_FALSE(r.try_pop().has_value());
     }
-    REQUIRE_FALSE(r.try_pop().has_value());
-  }
+  });
 }
 
 // ---- Turn words written by a hostile producer ------------------------------------------------------------------

@@ -27,15 +27,17 @@
 namespace shmring::detail {
 
 /// What a typed opener expects of a segment: its element's size, alignment and declared name (may be empty).
+/// slot_choice: the format a creator gives the ring and an opener expects; any_slots: an opener accepts either.
 inline layout::expectation typed_expectation(std::uint32_t size, std::uint32_t align, std::uint64_t capacity,
-                                             std::string_view type_name) noexcept {
-  return {segment_kind::typed, size, align, capacity, type_name};
+                                             std::string_view type_name, slots slot_choice = slots::turn,
+                                             bool any_slots = false) noexcept {
+  return {segment_kind::typed, size, align, capacity, type_name, slot_choice, any_slots};
 }
 
 template <element T>
-layout::expectation typed_expectation(std::uint64_t capacity) noexcept {
+layout::expectation typed_expectation(std::uint64_t capacity, slots slot_choice = slots::turn) noexcept {
   return typed_expectation(static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)), capacity,
-                           type_name_of<T>());
+                           type_name_of<T>(), slot_choice);
 }
 
 /// The slots of the segment's data area, sized from the validated snapshot (never from the shared header).

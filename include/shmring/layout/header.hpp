@@ -6,6 +6,7 @@
 #pragma once
 
 #include <shmring/config.hpp>
+#include <shmring/slots.hpp>
 
 #include <atomic>
 #include <bit>
@@ -196,10 +197,11 @@ struct slot_shape {
 
 /// The turn format wherever the element and its 8-byte word fit a cache line: element at E = max(8, align), stride
 /// bit_ceil(E + size) (a divisor of the line, so with the line-aligned data area no slot straddles two lines).
-/// Otherwise packed. size and align as a typed expectation has them (size a multiple of align, align <= 4096).
-constexpr slot_shape typed_slot_shape(std::uint64_t size, std::uint64_t align) noexcept {
+/// Otherwise, and whenever the creator chose slots::packed, packed. size and align as a typed expectation has them
+/// (size a multiple of align, align <= 4096).
+constexpr slot_shape typed_slot_shape(std::uint64_t size, std::uint64_t align, slots choice = slots::turn) noexcept {
   const std::uint64_t e = align > 8 ? align : 8;
-  if (size != 0 && size <= cache_line && e + size <= cache_line)  // (0 bytes: packed of stride 0, refused)
+  if (choice == slots::turn && size != 0 && size <= cache_line && e + size <= cache_line)  // (0 bytes: refused)
     return {slot_format::turn, static_cast<std::uint32_t>(std::bit_ceil(e + size)), static_cast<std::uint32_t>(e)};
   return {slot_format::packed, static_cast<std::uint32_t>(size), 0};
 }
@@ -209,6 +211,9 @@ static_assert(cache_line != 64 || (typed_slot_shape(8, 8).stride == 16 && typed_
                                    typed_slot_shape(64, 8).format == slot_format::packed &&
                                    typed_slot_shape(32, 32).stride == 64),
               "docs/layout.md: the slot shapes of the examples in \"Typed ring data area\"");
+static_assert(typed_slot_shape(8, 8, slots::packed).format == slot_format::packed &&
+              typed_slot_shape(8, 8, slots::packed).stride == 8 &&
+              typed_slot_shape(8, 8, slots::packed).element_offset == 0);
 
 /// The reserved words of the stats lines that message rings use (docs/layout.md, "Message ring data area").
 namespace stats_word {

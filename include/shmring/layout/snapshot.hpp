@@ -111,6 +111,10 @@ struct expectation {
   std::uint32_t element_align;
   std::uint64_t capacity;
   std::string_view type_name = {};  ///< typed rings: the element type's declared name, or empty
+  slots slot_choice = slots::turn;   ///< typed rings: the slot format a creator gives the ring, an opener expects
+  bool any_slots = false;            ///< typed openers: accept either format the ring was created with (dynamic
+                                     ///< endpoints, which take the shape from the header); slot_choice then only
+                                     ///< says what a creator gives
 };
 
 /// What info_line::slot_stride / slot_format hold for a ring of this expectation, and the bytes of data area per
@@ -122,8 +126,24 @@ struct data_shape {
 };
 constexpr data_shape data_shape_for(const expectation& e) noexcept {
   if (e.kind != segment_kind::typed) return {0, 0, e.element_size};
-  const slot_shape sh = typed_slot_shape(e.element_size, e.element_align);
+  const slot_shape sh = typed_slot_shape(e.element_size, e.element_align, e.slot_choice);
   return {sh.stride, static_cast<std::uint32_t>(sh.format), sh.stride};
+}
+
+/// The expectation an opener checks a header against: want itself, except that an opener that accepts either slot
+/// format (expectation::any_slots) expects the packed one of a header that says packed.
+constexpr expectation opened_as(const expectation& want, std::uint32_t header_slot_format) noexcept {
+  expectation e = want;
+  if (e.kind == segment_kind::typed && e.any_slots)
+    e.slot_choice = header_slot_format == static_cast<std::uint32_t>(slot_format::packed) ? slots::packed : slots::turn;
+  return e;
+}
+
+/// What a slot format is called in errors.
+inline const char* slot_format_name(std::uint32_t f) noexcept {
+  return f == static_cast<std::uint32_t>(slot_format::packed) ? "packed"
+         : f == static_cast<std::uint32_t>(slot_format::turn) ? "turn"
+                                                               : "unknown";
 }
 
 /// Checks every field of a snapshot against this build and the opener's expectation, and the declared size
@@ -164,7 +184,14 @@ inline void validate(const header_snapshot& h, std::uint64_t real_size, const ex
   if (want.capacity != 0 && cap != want.capacity)
     throw error(errc::capacity_mismatch, name,
                 "capacity is " + num(cap) + " in the segment, " + num(want.capacity) + " was asked for");
-  const data_shape shape = data_shape_for(want);
+  const data_shape shape = data_shape_for(opened_as(want, h.slot_format));
+  if (want.kind == segment_kind::typed && h.slot_format != shape.slot_format && !want.any_slots &&
+      (h.slot_format == static_cast<std::uint32_t>(slot_format::packed) ||
+       typed_slot_shape(want.element_size, want.element_align).format == slot_format::turn))
+    throw error(errc::layout_mismatch, name,
+                std::string("the segment has ") + slot_format_name(h.slot_format) + " slots, this program opens it " +
+                    "with " + slot_format_name(shape.slot_format) + " slots (shmring::slots: producer<T, S> and " +
+                    "consumer<T, S> must name the format the ring was created with)");
   if (h.slot_stride != shape.slot_stride || h.slot_format != shape.slot_format)
     throw error(errc::layout_mismatch, name,
                 "slot stride " + num(h.slot_stride) + " and format " + num(h.slot_format) + " in the segment, " +

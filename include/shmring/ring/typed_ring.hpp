@@ -49,17 +49,17 @@ template <element T>
 struct ring_memory {
   std::atomic<std::uint64_t>* head;  ///< next index to write; stored by the producer only
   std::atomic<std::uint64_t>* tail;  ///< next index to read; stored by the consumer only
-  void* slots;                       ///< capacity * ring<T>::slot_stride bytes, aligned to a cache line; zero (or
+  void* slots;                       ///< capacity * ring<T, S>::slot_stride bytes, aligned to a cache line; zero (or
                                      ///< as the ring's earlier users left it) before the first use
   std::uint64_t capacity;            ///< a power of two
   std::uint64_t initial_index;       ///< the index of the first element ever written (the turn words count from it)
 };
 
-/// A slot shape known at compile time (ring<T>: sizeof(T), alignof(T)), so the copies below are fixed-size
-/// memcpys and the format costs no run-time branch.
-template <std::size_t Size, std::size_t Align>
+/// A slot shape known at compile time (ring<T, S>: sizeof(T), alignof(T) and the slot format chosen), so the copies
+/// below are fixed-size memcpys and the format costs no run-time branch.
+template <std::size_t Size, std::size_t Align, slots S = slots::turn>
 struct fixed_slot {
-  static constexpr layout::slot_shape shape = layout::typed_slot_shape(Size, Align);
+  static constexpr layout::slot_shape shape = layout::typed_slot_shape(Size, Align, S);
   /// The element's bytes.
   [[nodiscard]] static constexpr std::size_t size() noexcept { return Size; }
   /// Bytes from one slot to the next.
@@ -432,22 +432,24 @@ class slot_ring {
   } cons_;
 };
 
-/// A lock-free SPSC ring of T over given memory: slot_ring with sizeof(T) slots, and T in its calls. In one
-/// process the same object may serve both sides; across processes each side constructs its own over the shared
-/// memory.
-template <element T>
-class ring : public slot_ring<fixed_slot<sizeof(T), alignof(T)>> {
-  using base = slot_ring<fixed_slot<sizeof(T), alignof(T)>>;
+/// A lock-free SPSC ring of T over given memory: slot_ring with T's slots in format S (shmring::slots: turn slots
+/// by default, packed for batches), and T in its calls. In one process the same object may serve both sides;
+/// across processes each side constructs its own over the shared memory.
+template <element T, slots S = slots::turn>
+class ring : public slot_ring<fixed_slot<sizeof(T), alignof(T), S>> {
+  using slot_type = fixed_slot<sizeof(T), alignof(T), S>;
+  using base = slot_ring<slot_type>;
 
  public:
   using value_type = T;
+  /// The slot format this ring was asked for (an element too big for a turn word is packed either way).
+  static constexpr slots slot_layout = S;
   /// Bytes per slot: sizeof(T), or more when a turn word shares the slot (layout::typed_slot_shape).
-  static constexpr std::size_t slot_stride = fixed_slot<sizeof(T), alignof(T)>::stride();
+  static constexpr std::size_t slot_stride = slot_type::stride();
 
   /// Adopts the indices as they are. Precondition: 0 <= head - tail <= capacity (see is_consistent).
   explicit ring(ring_memory<T> m) noexcept
-      : base(m.head, m.tail, static_cast<std::byte*>(m.slots), m.capacity, m.initial_index,
-             fixed_slot<sizeof(T), alignof(T)>{}) {}
+      : base(m.head, m.tail, static_cast<std::byte*>(m.slots), m.capacity, m.initial_index, slot_type{}) {}
 
   ring(ring&&) noexcept = default;
 
@@ -498,8 +500,8 @@ class ring : public slot_ring<fixed_slot<sizeof(T), alignof(T)>> {
 /// A ring together with its memory on the heap: the indices on lines of their own and capacity slots (zeroed, as
 /// a new segment's are).
 /// For one process (two threads) and for tests; across processes use shmring::producer / consumer.
-template <element T>
-class heap_ring : public ring<T> {
+template <element T, slots S = slots::turn>
+class heap_ring : public ring<T, S> {
   struct storage {
     alignas(cache_line) std::atomic<std::uint64_t> head;
     alignas(cache_line) std::atomic<std::uint64_t> tail;
@@ -528,11 +530,11 @@ class heap_ring : public ring<T> {
     auto idx = std::make_unique<storage>();
     idx->head.store(first_index, std::memory_order_relaxed);
     idx->tail.store(first_index, std::memory_order_relaxed);
-    constexpr std::size_t stride = ring<T>::slot_stride;
+    constexpr std::size_t stride = ring<T, S>::slot_stride;
     const std::size_t bytes = static_cast<std::size_t>(capacity) * stride;
     slot_memory slots(static_cast<std::byte*>(::operator new(bytes, std::align_val_t{align})), &free_slots);
     std::memset(slots.get(), 0, bytes);
-    if constexpr (fixed_slot<sizeof(T), alignof(T)>::has_turn()) {
+    if constexpr (fixed_slot<sizeof(T), alignof(T), S>::has_turn()) {
       for (std::size_t i = 0; i < bytes; i += stride)
         ::new (static_cast<void*>(slots.get() + i)) std::atomic<std::uint64_t>(0);
     }
@@ -540,7 +542,7 @@ class heap_ring : public ring<T> {
   }
 
   explicit heap_ring(parts p)
-      : ring<T>(ring_memory<T>{&p.idx->head, &p.idx->tail, p.slots.get(), p.capacity, p.first_index}),
+      : ring<T, S>(ring_memory<T>{&p.idx->head, &p.idx->tail, p.slots.get(), p.capacity, p.first_index}),
         idx_(std::move(p.idx)),
         slots_(std::move(p.slots)) {}
 
