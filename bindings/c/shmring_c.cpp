@@ -83,6 +83,11 @@ shmring::options options_of(const shmring_options* o) {
     r.open_timeout = std::chrono::nanoseconds(o->open_timeout_ns);
     r.persistent = o->persistent != 0;
     r.timestamps = o->timestamps != 0;
+    if (o->slot_layout > SHMRING_SLOTS_PACKED)
+      throw shmring::error(shmring::errc::invalid_argument, "",
+                           "slot_layout " + std::to_string(o->slot_layout) +
+                               " is neither SHMRING_SLOTS_TURN (0) nor SHMRING_SLOTS_PACKED (1)");
+    r.slot_layout = o->slot_layout == SHMRING_SLOTS_PACKED ? shmring::slots::packed : shmring::slots::turn;
   }
   return r;
 }
@@ -238,6 +243,7 @@ void shmring_options_init(shmring_options* o) {
   o->open_timeout_ns = static_cast<std::int64_t>(d.open_timeout.count());
   o->persistent = d.persistent ? 1u : 0u;
   o->timestamps = d.timestamps ? 1u : 0u;
+  o->slot_layout = d.slot_layout == shmring::slots::packed ? SHMRING_SLOTS_PACKED : SHMRING_SLOTS_TURN;
 }
 
 int shmring_remove(const char* name) {

@@ -37,6 +37,18 @@ namespace Shmring
         public bool Persistent = false;
         /// <summary>Message producers: stamp each message with CLOCK_MONOTONIC.</summary>
         public bool Timestamps = true;
+        /// <summary>Typed creators: the ring's slot format (openers accept either).</summary>
+        public SlotLayout Slots = SlotLayout.Turn;
+    }
+
+    /// <summary>The slot format a typed ring is created with (C++ shmring::slots, C SHMRING_SLOTS_*).</summary>
+    public enum SlotLayout : uint
+    {
+        /// <summary>The default: a turn word next to each element that fits a cache line with it (one line per
+        /// hand-off).</summary>
+        Turn = 0,
+        /// <summary>Elements back to back, no turn word: the densest, for rings used with PushN / PopN.</summary>
+        Packed = 1,
     }
 
     /// <summary>Removes a ring's segment; false when there was none.</summary>

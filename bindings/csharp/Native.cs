@@ -11,6 +11,7 @@ namespace Shmring
         public long OpenTimeoutNs;
         public uint Persistent;
         public uint Timestamps;
+        public uint SlotLayout;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -136,6 +137,7 @@ namespace Shmring
                 n.OpenTimeoutNs = NanosecondsOf(o.OpenTimeout);
                 n.Persistent = o.Persistent ? 1u : 0u;
                 n.Timestamps = o.Timestamps ? 1u : 0u;
+                n.SlotLayout = (uint)o.Slots;
             }
             return n;
         }

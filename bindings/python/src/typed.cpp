@@ -119,6 +119,17 @@ py::array popped_array(py_consumer& self, std::size_t max, std::optional<timeout
   return out[py::slice(0, static_cast<py::ssize_t>(got), 1)];
 }
 
+/// The options of a typed creator: make_options, and the slot format named by slots ("turn" or "packed").
+shmring::options creator_options(bool persistent, const std::string& wait, double open_timeout,
+                                 const std::string& slots) {
+  shmring::options o = make_options(persistent, true, wait, open_timeout);
+  if (slots == "packed")
+    o.slot_layout = shmring::slots::packed;
+  else if (slots != "turn")
+    throw py::value_error("shmring: slots must be \"turn\" or \"packed\", not \"" + slots + "\"");
+  return o;
+}
+
 template <class Endpoint, class Cls>
 void bind_common(Cls& cls) {
   using self_t = py_typed<Endpoint>;
@@ -126,15 +137,18 @@ void bind_common(Cls& cls) {
   cls.def_static(
          "create",
          [](const std::string& name, std::uint64_t capacity, const py::object& dtype,
-            const std::optional<std::string>& type_name, bool persistent, const std::string& wait, double open_timeout) {
+            const std::optional<std::string>& type_name, bool persistent, const std::string& wait, double open_timeout,
+            const std::string& slots) {
            const py::dtype d = plain_dtype(dtype, "create");
            return self_t(Endpoint::create(name, element_of(d, type_name), capacity,
-                                          make_options(persistent, true, wait, open_timeout)),
+                                          creator_options(persistent, wait, open_timeout, slots)),
                          d);
          },
          "name"_a, "capacity"_a, "dtype"_a, py::kw_only(), "type_name"_a = py::none(), "persistent"_a = false,
-         "wait"_a = "sleep", "open_timeout"_a = 2.0,
-         "Creates the ring of capacity (a power of two) elements of dtype and attaches.")
+         "wait"_a = "sleep", "open_timeout"_a = 2.0, "slots"_a = "turn",
+         "Creates the ring of capacity (a power of two) elements of dtype and attaches. slots: \"turn\" (a turn "
+         "word next to each element that fits a cache line with it) or \"packed\" (elements back to back, for "
+         "rings used with push_n / pop_n); openers accept either.")
       .def_static(
           "open",
           [](const std::string& name, const py::object& dtype, const std::optional<std::string>& type_name,
@@ -148,14 +162,16 @@ void bind_common(Cls& cls) {
       .def_static(
           "open_or_create",
           [](const std::string& name, std::uint64_t capacity, const py::object& dtype,
-             const std::optional<std::string>& type_name, bool persistent, const std::string& wait, double open_timeout) {
+             const std::optional<std::string>& type_name, bool persistent, const std::string& wait, double open_timeout,
+             const std::string& slots) {
             const py::dtype d = plain_dtype(dtype, "open_or_create");
             return self_t(Endpoint::open_or_create(name, element_of(d, type_name), capacity,
-                                                   make_options(persistent, true, wait, open_timeout)),
+                                                   creator_options(persistent, wait, open_timeout, slots)),
                           d);
           },
           "name"_a, "capacity"_a, "dtype"_a, py::kw_only(), "type_name"_a = py::none(), "persistent"_a = false,
-          "wait"_a = "sleep", "open_timeout"_a = 2.0, "Opens the ring, or creates it with capacity elements of dtype.")
+          "wait"_a = "sleep", "open_timeout"_a = 2.0, "slots"_a = "turn",
+          "Opens the ring (of either slot format), or creates it with capacity elements of dtype in format slots.")
       .def("close", &self_t::close, "Ends this side for good (a producer ends the stream).")
       .def("status", [](self_t& self) { return status_dict(self.get().status()); })
       .def_property_readonly("name", [](const self_t& self) { return self.name_; })

@@ -71,7 +71,12 @@ typedef struct shmring_options {
   int64_t open_timeout_ns; /* how long open waits for a creator still setting the segment up (2 s) */
   uint32_t persistent;     /* nonzero: keep the segment when both sides have left it empty (0) */
   uint32_t timestamps;     /* message producers: stamp each message with CLOCK_MONOTONIC (1) */
+  uint32_t slot_layout;    /* typed creators: SHMRING_SLOTS_TURN (0, the default) or SHMRING_SLOTS_PACKED; typed
+                              openers accept a ring of either format */
 } shmring_options;
+
+/* The slot format a typed ring is created with (C++ shmring::slots; docs/layout.md "Typed ring data area"). */
+enum shmring_slot_layout { SHMRING_SLOTS_TURN = 0, SHMRING_SLOTS_PACKED = 1 };
 
 /* A typed ring's element: size and alignment in bytes, and its declared type name (NULL or "": none; then only
  * size and alignment are compared with the segment's, as for a C++ type without shmring_type_name). */

@@ -314,6 +314,42 @@ static void test_refusals(void) {
   CHECK(shmring_remove("bad/name") == SHMRING_INVALID_NAME);
 }
 
+/* Issue 14: a typed ring created with packed slots (slot_layout), opened by a consumer with the default options
+ * (openers accept either format), every value checked, the full ring refused; a slot_layout out of range refused. */
+static void test_packed_slots(void) {
+  char name[64];
+  shmring_options o;
+  shmring_producer* p = NULL;
+  shmring_consumer* c = NULL;
+  record in[9], out[8];
+  uint64_t j, n = 0, bad = 0;
+  snprintf(name, sizeof name, "test-c-packed-%ld", (long)getpid());
+  (void)shmring_remove(name);
+  shmring_options_init(&o);
+  CHECK(o.slot_layout == SHMRING_SLOTS_TURN);
+  o.slot_layout = 7;
+  CHECK(shmring_producer_create(name, &record_element, 8, &o, &p) == SHMRING_INVALID_ARGUMENT);
+  CHECK(strstr(shmring_last_error(), "slot_layout 7") != NULL);
+  o.slot_layout = SHMRING_SLOTS_PACKED;
+  CHECK(shmring_producer_create(name, &record_element, 8, &o, &p) == SHMRING_OK);
+  CHECK(shmring_consumer_open(name, &record_element, NULL, &c) == SHMRING_OK);
+  if (p != NULL && c != NULL) {
+    for (j = 0; j < 9; ++j) in[j] = record_of(100 + j);
+    CHECK(shmring_producer_try_push_n(p, in, 9, &n) == SHMRING_OK && n == 8); /* capacity 8 */
+    CHECK(shmring_producer_try_push(p, &in[8]) == SHMRING_WOULD_BLOCK);
+    CHECK(shmring_consumer_pop(c, &out[0]) == SHMRING_OK);
+    CHECK(shmring_consumer_try_pop_n(c, &out[1], 7, &n) == SHMRING_OK && n == 7);
+    for (j = 0; j < 8; ++j)
+      if (out[j].id != in[j].id || out[j].value != in[j].value) ++bad;
+    CHECK(bad == 0);
+    CHECK(shmring_producer_try_push(p, &in[8]) == SHMRING_OK);
+    CHECK(shmring_consumer_try_pop(c, &out[0]) == SHMRING_OK && out[0].id == in[8].id);
+  }
+  shmring_producer_free(p);
+  shmring_consumer_free(c);
+  (void)shmring_remove(name);
+}
+
 /* Issue 18: a name that begins with '/' is a file-backed ring's path; it flows through the C ABI unchanged. The
  * ring outlives both handles (file rings are persistent) and shmring_remove removes it. */
 static void test_file_ring(void) {
@@ -352,6 +388,7 @@ int main(int argc, char** argv) {
   atexit(remove_all); /* every segment goes, whatever failed */
   test_refusals();
   test_file_ring();
+  test_packed_slots();
   test_messages(argv[0]);
   test_typed(argv[0]);
   if (failures != 0) {

@@ -307,6 +307,25 @@ static class ShmringTests
         Check(CodeOf(() => MessageProducer.Create("bad/name", 4096)) == ErrorCode.InvalidName, "a bad name");
     }
 
+    // A ring created with packed slots (Options.Slots) is opened by a consumer with the default options (openers
+    // accept either format); every element checked, the full ring refused.
+    static void PackedSlots(string name)
+    {
+        Options o = new Options();
+        o.Slots = SlotLayout.Packed;
+        using (Producer<Rec> p = Producer<Rec>.Create(name, 8, o))
+        using (Consumer<Rec> c = Consumer<Rec>.Open(name))
+        {
+            Rec[] batch = new Rec[9];
+            for (int k = 0; k < 9; ++k) batch[k] = RecOf(100 + k);
+            Check(p.TryPushN(batch, 0, 9) == 8, "a packed ring of 8 takes 8");
+            Check(!p.TryPush(batch[8]), "full");
+            Rec r;
+            for (int k = 0; k < 8; ++k) Check(c.TryPop(out r) && r.Id == 100 + k, "packed element " + k);
+            Check(!c.TryPop(out r), "empty");
+        }
+    }
+
     static int Main(string[] args)
     {
         if (args.Length == 2 && args[0] == "message-child") return MessageChild(args[1]);
@@ -318,11 +337,12 @@ static class ShmringTests
         }
         string mono = args[0];
         string prefix = "test-cs-" + Process.GetCurrentProcess().Id;
-        string[] names = { prefix + "-msg", prefix + "-typed", prefix + "-refuse", prefix + "-refuse-msg" };
+        string[] names = { prefix + "-msg", prefix + "-typed", prefix + "-refuse", prefix + "-refuse-msg", prefix + "-packed" };
         foreach (string n in names) Ring.Remove(n);
         try
         {
             Refusals(prefix + "-refuse");
+            PackedSlots(prefix + "-packed");
             MessagesAcrossProcesses(mono, prefix + "-msg");
             TypedAcrossProcesses(mono, prefix + "-typed");
         }

@@ -40,6 +40,33 @@ def test_fill_then_drain_into(name):
             c.pop_into(np.zeros(4, dtype=np.uint64))
 
 
+@pytest.mark.parametrize("creator", ["producer", "consumer"])
+def test_packed_slots_created_by_either_side(names, creator):
+    # A ring created with slots="packed" (elements back to back) is opened by the other side with the defaults:
+    # openers accept either format. The status shows the packed size: 8-byte slots, not 16.
+    name = names()
+    if creator == "producer":
+        p = shmring.Producer.create(name, 64, np.uint64, slots="packed")
+        c = shmring.Consumer.open(name, np.uint64)
+    else:
+        c = shmring.Consumer.create(name, 64, np.uint64, slots="packed")
+        p = shmring.Producer.open(name, np.uint64)
+    with p, c:
+        assert p.try_push_n(np.arange(1000, 1100, dtype=np.uint64)) == 64
+        assert not p.try_push(1)
+        assert list(c.pop_n(64, timeout=10)) == list(range(1000, 1064))
+        p.push_n(np.arange(7, dtype=np.uint64))
+        assert [c.pop(timeout=10) for _ in range(7)] == list(range(7))
+        turn = shmring.Producer.create(names("turn"), 64, np.uint64)
+        with turn:
+            assert p.status()["segment_size"] + 64 * 8 == turn.status()["segment_size"]
+
+
+def test_slots_must_be_turn_or_packed(name):
+    with pytest.raises(ValueError, match="turn"):
+        shmring.Producer.create(name, 64, np.uint64, slots="dense")
+
+
 def test_structured_record(name):
     with shmring.Producer.create(name, 256, RECORD, type_name="xlang.record/v1") as p, \
             shmring.Consumer.open(name, RECORD, type_name="xlang.record/v1") as c:
