@@ -34,7 +34,8 @@ struct outcome {
 };
 
 namespace detail {
-// Element shapes: size, alignment (turn: 1..56 bytes; packed: 64 and more).
+// Element shapes: size, alignment (turn: 1..56 bytes; packed: 64 and more, and every size in a ring created with
+// slots::packed, which the input's first byte chooses).
 constexpr std::array<std::array<std::uint32_t, 2>, 8> shapes{
     {{1, 1}, {4, 4}, {8, 8}, {24, 8}, {48, 16}, {56, 8}, {64, 8}, {72, 8}}};
 
@@ -71,7 +72,8 @@ inline outcome run(const std::uint8_t* data, std::size_t size) {
   const auto shape = shapes[pick % shapes.size()];
   const std::uint64_t capacity = std::uint64_t{1} << (pick / shapes.size() % 7);  // 1 .. 64
   const std::uint64_t init = in.word();
-  const shmring::runtime_slot slot(shape[0], shape[1]);
+  const shmring::slots format = pick >= 128 ? shmring::slots::packed : shmring::slots::turn;
+  const shmring::runtime_slot slot(shape[0], shape[1], format);
   const std::size_t stride = slot.stride(), esize = slot.size();
   const std::size_t bytes = static_cast<std::size_t>(capacity) * stride;
 

@@ -329,11 +329,13 @@ void both_ways(const std::string& name) {
 TEST_CASE("dynamic endpoints and C++ types share rings of both slot formats", "[unit][turn]") {
   static_assert(shmring::fixed_slot<sizeof(forty_eight), 16>::has_turn());
   static_assert(!shmring::fixed_slot<sizeof(sixty_four), 8>::has_turn());
-  CHECK(runtime_slot(48, 16).has_turn());
-  CHECK(runtime_slot(48, 16).stride() == 64);
-  CHECK(runtime_slot(48, 16).offset() == 16);
-  CHECK_FALSE(runtime_slot(64, 8).has_turn());
-  CHECK(runtime_slot(100, 4).stride() == 100);
+  CHECK(runtime_slot(48, 16, slots::turn).has_turn());
+  CHECK(runtime_slot(48, 16, slots::turn).stride() == 64);
+  CHECK(runtime_slot(48, 16, slots::turn).offset() == 16);
+  CHECK_FALSE(runtime_slot(48, 16, slots::packed).has_turn());
+  CHECK(runtime_slot(48, 16, slots::packed).stride() == 48);
+  CHECK_FALSE(runtime_slot(64, 8, slots::turn).has_turn());
+  CHECK(runtime_slot(100, 4, slots::turn).stride() == 100);
   both_ways<forty_eight>("dyn-fmt-48");
   both_ways<sixty_four>("dyn-fmt-64");
   both_ways<hundred_bytes>("dyn-fmt-100");

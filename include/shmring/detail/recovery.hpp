@@ -114,7 +114,8 @@ inline recovery_result recover_message_ring(layout::header& h, const layout::hea
 /// lap's lost the turn too (an older lap's turn, zero in a fresh file, or the new turn with its differing bytes
 /// zeroed: never the new value, whose highest differing bit is set). An element whose push did not return (a
 /// producer killed between its head and turn stores) is cut as well: only returned pushes are promised. Packed
-/// slots (elements too big for a turn word) carry nothing to check: nothing changes. Precondition as above.
+/// slots (elements too big for a turn word, rings created with slots::packed) carry nothing to check: nothing
+/// changes. Precondition as above.
 inline recovery_result recover_typed_ring(layout::header& h, const layout::header_snapshot& snap, std::byte* data) {
   recovery_result r{};
   r.unit = snap.element_size;

@@ -183,12 +183,14 @@ constexpr std::uint64_t data_offset_for(std::uint64_t element_align) noexcept {
 
 /// How a typed ring's slot holds its element (info_line::slot_format, docs/layout.md "Typed ring data area").
 enum class slot_format : std::uint32_t {
-  packed = 0,  ///< the element alone, slots of element_size bytes back to back (elements too big for "turn")
+  packed = 0,  ///< the element alone, slots of element_size bytes back to back (elements too big for "turn", and
+               ///< every ring created with slots::packed)
   turn = 1,    ///< a 64-bit turn word at +0 and the element at +element_offset, in a slot that divides a line
 };
 
-/// The shape of one slot of a typed ring: decided from the element's size and alignment and the cache line only,
-/// so creator and opener compute the same one (the header stores it, and an opener checks it against its own).
+/// The shape of one slot of a typed ring: decided from the element's size and alignment, the cache line and the
+/// creator's choice of format (shmring::slots), so creator and opener compute the same one (the header stores it,
+/// and an opener checks it against its own).
 struct slot_shape {
   slot_format format;
   std::uint32_t stride;          ///< bytes from one slot to the next

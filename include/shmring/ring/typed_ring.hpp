@@ -74,9 +74,10 @@ struct fixed_slot {
 /// program, for the language bindings).
 class runtime_slot {
  public:
-  /// The shape of an element of size bytes and alignment align (layout::typed_slot_shape).
-  constexpr runtime_slot(std::size_t size, std::size_t align) noexcept
-      : runtime_slot(size, layout::typed_slot_shape(size, align)) {}
+  /// The shape of an element of size bytes and alignment align in a ring created with slot format s
+  /// (layout::typed_slot_shape).
+  constexpr runtime_slot(std::size_t size, std::size_t align, slots s) noexcept
+      : runtime_slot(size, layout::typed_slot_shape(size, align, s)) {}
   constexpr runtime_slot(std::size_t size, layout::slot_shape shape) noexcept
       : bytes_(size), stride_(shape.stride), offset_(shape.element_offset),
         turn_(shape.format == layout::slot_format::turn) {}
