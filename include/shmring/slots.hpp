@@ -1,7 +1,7 @@
 // shmring: the slot format a typed ring is created with: turn slots (one cache line per hand-off) or packed slots
 // (the densest, for batches). Stored in the ring's header (info_line::slot_format, docs/layout.md "Typed ring data
 // area"); both sides of a ring use the one it was created with.
-// May touch: nothing. One enum, named by producer<T, S> / consumer<T, S>, ring<T, S> and options::slots.
+// May touch: nothing. One enum, named by producer<T, S> / consumer<T, S>, ring<T, S> and options::slot_layout.
 #pragma once
 
 #include <cstdint>

@@ -103,12 +103,12 @@ inline checked invalid(const char* why) noexcept {
   return c;
 }
 
-/// check_full's verdict, with the common case decided inline. The common case, a whole message in one record of a ring without checksums, is decided here, inline, on one
-/// 32-byte copy: when that copy is a well-formed whole record by check_full's rules (narrowed: both fragment flags,
-/// no framing flag else, length equal to the message length, within the record limit, inside the area and the
-/// published bytes) it is returned as data. Anything else (padding, fragments, resync, checksums, corruption)
-/// goes to check_full, which copies the header again and decides on its own copy alone. Out of line, the check
-/// cost the 64-byte message path 42% of its time (a 56-byte result returned through memory; docs/benchmarks.md).
+/// check_full's verdict, with the common case decided inline: a whole message in one record of a ring without
+/// checksums, decided on one 32-byte copy. When that copy is a well-formed whole record by check_full's rules
+/// (narrowed: both fragment flags, no framing flag else, length equal to the message length, within the record
+/// limit, inside the area and the published bytes) it is returned as data. Anything else (padding, fragments,
+/// resync, checksums, corruption) goes to check_full, which copies the header again and decides on its own copy
+/// alone. Out of line, gcc returned the 56-byte result through memory on every record (docs/benchmarks.md).
 [[nodiscard]] inline checked check(const area& a, std::uint64_t off, std::uint64_t avail) noexcept {
   constexpr std::uint8_t whole = flag_first_fragment | flag_last_fragment;
   if (SHMRING_LIKELY(a.trailer == 0 && avail >= header_size && off + header_size <= a.capacity)) {
